@@ -1,0 +1,46 @@
+"""One error family for the pipeline.
+
+The command line catches :class:`PipelineError`, prints its message and exits non-zero
+without a traceback. Every message names the file, the key or column and the bad value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+
+class PipelineError(Exception):
+    """Base of every error the pipeline raises on purpose."""
+
+
+class InputError(PipelineError, ValueError):
+    """An input (study file, table, raster, vector) is wrong.
+
+    Parameters
+    ----------
+    source
+        The file the problems were found in (or a short description of the input).
+    problems
+        One line per problem; each names the key or column and the offending value.
+    """
+
+    def __init__(self, source: str | Path, problems: str | Iterable[str]) -> None:
+        self.source = str(source)
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__(self._format())
+
+    def _format(self) -> str:
+        if len(self.problems) == 1:
+            return f"{self.source}: {self.problems[0]}"
+        lines = [f"{self.source}: {len(self.problems)} problems"]
+        lines += [f"  - {problem}" for problem in self.problems]
+        return "\n".join(lines)
+
+
+class StudyError(InputError):
+    """The study file (TOML) is invalid."""
+
+
+class OutputError(PipelineError, OSError):
+    """Outputs cannot be written (locked, not writable)."""
