@@ -44,3 +44,11 @@ class StudyError(InputError):
 
 class OutputError(PipelineError, OSError):
     """Outputs cannot be written (locked, not writable)."""
+
+
+class PipelineWarning(UserWarning):
+    """Something was repaired or looks suspicious but the run can continue.
+
+    Issued with :func:`warnings.warn`; the message names the file, the feature or unit and the
+    value, like an :class:`InputError` message.
+    """
