@@ -1,0 +1,66 @@
+"""Command line: parses arguments and calls :mod:`pipeline.run`; nothing else.
+
+Input errors print a one-paragraph message naming the file, key and value, and exit 2;
+no traceback is shown for them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from pipeline.errors import PipelineError
+
+EXIT_INPUT_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+def _run(args: argparse.Namespace) -> None:
+    from pipeline.run import run
+
+    for path in run(args.study):
+        print(f"wrote {path}")
+
+
+def _validate(args: argparse.Namespace) -> None:
+    from pipeline.run import validate
+
+    study = validate(args.study)
+    print(f"{study.path}: no problems found")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``carbon-zoning`` argument parser, one sub-command per stage a user re-runs."""
+    parser = argparse.ArgumentParser(
+        prog="carbon-zoning",
+        description="Carbon balance and carbon-balance zoning (碳平衡分区) of a region.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = commands.add_parser("run", help="run the whole pipeline on a study")
+    run.add_argument("study", nargs="?", type=Path, default=Path("study.toml"))
+    run.set_defaults(handler=_run)
+    validate = commands.add_parser("validate", help="check every input, write nothing")
+    validate.add_argument("study", type=Path)
+    validate.set_defaults(handler=_validate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``carbon-zoning`` and ``python -m pipeline``."""
+    args = build_parser().parse_args(argv)
+    handler: Callable[[argparse.Namespace], None] = args.handler
+    try:
+        handler(args)
+    except PipelineError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
+    except KeyboardInterrupt:
+        print("interrupted: earlier outputs were left as they were", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

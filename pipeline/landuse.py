@@ -1,0 +1,187 @@
+"""Land-use class schemes: which raster code is which land class.
+
+The built-in scheme is RESDC's CNLUCC classification (中国土地利用现状遥感监测数据): two-digit
+codes 11–67 and the third-level paddy/dry-land codes 111–124, mapped to the six first-level
+classes by their first digit. A custom scheme is a CSV with columns ``code,class``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline.errors import InputError
+
+LAND_CLASSES: tuple[str, ...] = (
+    "cropland",
+    "forest",
+    "grassland",
+    "water",
+    "built_up",
+    "unused",
+    "other",
+)
+CLASS_NAMES_ZH: dict[str, str] = {
+    "cropland": "耕地",
+    "forest": "林地",
+    "grassland": "草地",
+    "water": "水域",
+    "built_up": "建设用地",
+    "unused": "未利用地",
+    "other": "其他",
+}
+_FIRST_DIGIT_CLASS = {1: "cropland", 2: "forest", 3: "grassland", 4: "water", 5: "built_up"}
+_FIRST_DIGIT_CLASS[6] = "unused"
+
+# CNLUCC second-level classes (and the third-level cropland codes) with their Chinese names.
+RESDC_CODE_NAMES: dict[int, str] = {
+    11: "水田", 12: "旱地",
+    21: "有林地", 22: "灌木林", 23: "疏林地", 24: "其他林地",
+    31: "高覆盖度草地", 32: "中覆盖度草地", 33: "低覆盖度草地",
+    41: "河渠", 42: "湖泊", 43: "水库坑塘", 44: "永久性冰川雪地", 45: "滩涂", 46: "滩地",
+    51: "城镇用地", 52: "农村居民点", 53: "其他建设用地",
+    61: "沙地", 62: "戈壁", 63: "盐碱地", 64: "沼泽地", 65: "裸土地", 66: "裸岩石质地",
+    67: "其他未利用地",
+    111: "山区水田", 112: "丘陵区水田", 113: "平原区水田", 114: "大于25度坡地水田",
+    121: "山区旱地", 122: "丘陵区旱地", 123: "平原区旱地", 124: "大于25度坡地旱地",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Scheme:
+    """A land-use scheme: code -> land class, with a name for messages."""
+
+    name: str
+    classes: Mapping[int, str]
+
+    def unknown(self, codes: Iterable[int]) -> list[int]:
+        """Codes that the scheme does not know, ascending."""
+        return sorted({int(code) for code in codes} - set(self.classes))
+
+
+def resdc_scheme() -> Scheme:
+    """The built-in RESDC/CNLUCC scheme (first digit of the code gives the class)."""
+    classes = {code: _FIRST_DIGIT_CLASS[int(str(code)[0])] for code in RESDC_CODE_NAMES}
+    return Scheme("resdc", classes)
+
+
+def read_scheme(path: Path) -> Scheme:
+    """Read a custom scheme CSV with columns ``code,class`` (class one of LAND_CLASSES)."""
+    try:
+        table = pd.read_csv(path, dtype=str, encoding="utf-8-sig")
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise InputError(path, f"cannot read scheme CSV: {error}") from None
+    missing = {"code", "class"} - set(table.columns)
+    if missing:
+        raise InputError(path, f"missing column(s) {sorted(missing)}; found {list(table.columns)}")
+    problems: list[str] = []
+    classes: dict[int, str] = {}
+    for row_number, (code_text, land_class) in enumerate(
+        zip(table["code"], table["class"], strict=True), start=2
+    ):
+        code_text, land_class = str(code_text).strip(), str(land_class).strip()
+        if not code_text.isdigit():
+            problems.append(f"row {row_number}, column 'code': not an integer code: {code_text!r}")
+        elif land_class not in LAND_CLASSES:
+            problems.append(
+                f"row {row_number}, column 'class': {land_class!r} "
+                f"is not one of {list(LAND_CLASSES)}"
+            )
+        elif int(code_text) in classes:
+            problems.append(f"row {row_number}, column 'code': duplicate code {code_text}")
+        else:
+            classes[int(code_text)] = land_class
+    if problems:
+        raise InputError(path, problems)
+    return Scheme(path.name, classes)
+
+
+def load_scheme(scheme: str | Path) -> Scheme:
+    """The scheme a study names: ``"resdc"`` or a CSV path."""
+    if isinstance(scheme, str) and scheme == "resdc":
+        return resdc_scheme()
+    return read_scheme(Path(scheme))
+
+
+def code_name(code: int) -> str:
+    """Chinese name of a RESDC code, or ``''`` for codes outside CNLUCC."""
+    return RESDC_CODE_NAMES.get(int(code), "")
+
+
+def attach_classes(
+    areas: pd.DataFrame,
+    scheme: Scheme,
+    *,
+    source: str | Path,
+    unknown_codes: str = "error",
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Add a ``class`` column to an area table (``unit, year, code, area_ha[, pixels]``).
+
+    Returns the classified table and a table of the ignored unknown codes (empty unless
+    ``unknown_codes == "ignore"``). Unknown codes are an error by default, listing each
+    code with its pixel count (or area) so the user can see what is in the raster.
+    """
+    unknown = scheme.unknown(areas["code"].unique())
+    ignored = areas[areas["code"].isin(unknown)]
+    if unknown and unknown_codes == "error":
+        raise InputError(source, _describe_unknown(ignored, scheme))
+    known = areas[~areas["code"].isin(unknown)].copy()
+    known["class"] = known["code"].map(scheme.classes)
+    return known.reset_index(drop=True), ignored.reset_index(drop=True)
+
+
+def _describe_unknown(ignored: pd.DataFrame, scheme: Scheme) -> str:
+    amount = "pixels" if "pixels" in ignored.columns else "area_ha"
+    totals = ignored.groupby("code")[amount].sum()
+    listed = ", ".join(f"{int(code)} ({value:,.0f} {amount})" for code, value in totals.items())
+    return (
+        f"codes not in the {scheme.name!r} land-use scheme: {listed}. Fix the raster, use a "
+        'custom scheme CSV ([landuse] scheme), or set [landuse] unknown_codes = "ignore"'
+    )
+
+
+AREA_TABLE_COLUMNS = ("unit", "year", "code", "area_ha")
+
+
+def read_area_table(path: Path) -> pd.DataFrame:
+    """Read a land-use area table (``unit, year, code, area_ha``), e.g. from a land survey.
+
+    Unit names are normalised; every problem (missing columns, non-numeric or negative
+    values, duplicate (unit, year, code) rows) is reported at once.
+    """
+    try:
+        raw = pd.read_csv(path, dtype=str, encoding="utf-8-sig", keep_default_na=False)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise InputError(path, f"cannot read area table: {error}") from None
+    except UnicodeDecodeError as error:
+        raise InputError(path, f"is not UTF-8 text ({error.reason})") from None
+    missing = [c for c in AREA_TABLE_COLUMNS if c not in raw.columns]
+    if missing:
+        raise InputError(path, f"missing column(s) {missing}; found {list(raw.columns)}")
+    return _parse_area_table(raw, path)
+
+
+def _parse_area_table(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
+    from pipeline.names import normalise_name
+
+    problems: list[str] = []
+    table = pd.DataFrame({"unit": raw["unit"].map(normalise_name)})
+    for column, integer in (("year", True), ("code", True), ("area_ha", False)):
+        values = pd.to_numeric(raw[column].str.strip(), errors="coerce")
+        bad = values.isna() | (values < 0) | ((values % 1 != 0) if integer else False)
+        for index in bad[bad].index:
+            problems.append(
+                f"row {index + 2}, column {column!r}: invalid value {raw[column].iloc[index]!r}"
+            )
+        table[column] = values
+    duplicated = table.duplicated(["unit", "year", "code"], keep=False)
+    for key, rows in table[duplicated].groupby(["unit", "year", "code"]).groups.items():
+        listed = ", ".join(f"row {i + 2}" for i in rows)
+        problems.append(f"duplicate (unit, year, code) {key} in {listed}")
+    if problems:
+        raise InputError(path, problems)
+    table[["year", "code"]] = table[["year", "code"]].astype(int)
+    return table.sort_values(["unit", "year", "code"]).reset_index(drop=True)
