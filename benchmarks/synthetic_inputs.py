@@ -1,0 +1,128 @@
+"""Seeded synthetic land-use rasters and irregular county-like polygons.
+
+Shared by the zonal benchmark (``benchmarks/zonal.py``) and the zonal tests
+(``tests/conftest.py``), so both measure and check the same kind of input.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import rasterio
+import shapely
+from affine import Affine
+from rasterio.windows import Window
+
+RESDC_CODES = np.array(
+    [11, 12, 21, 22, 23, 24, 31, 32, 33, 41, 42, 43, 46, 51, 52, 53, 61, 63, 65, 66, 99],
+    dtype=np.uint8,
+)
+ALBERS_KRASOVSKY = (
+    "+proj=aea +lat_1=25 +lat_2=47 +lat_0=0 +lon_0=105 +x_0=0 +y_0=0 "
+    "+ellps=krass +units=m +no_defs"
+)
+ORIGIN_XY = (400_000.0, 3_100_000.0)  # Guizhou-ish, in the Albers CRS above
+
+
+def grid_transform(pixels: int, pixel_m: float = 30.0) -> Affine:
+    """North-up transform of a ``pixels`` × ``pixels`` grid at ``pixel_m`` metres."""
+    return Affine(pixel_m, 0.0, ORIGIN_XY[0], 0.0, -pixel_m, ORIGIN_XY[1])
+
+
+def irregular_units(
+    n_units: int, transform: Affine, pixels: int, seed: int = 0, margin: float = 0.02
+) -> gpd.GeoDataFrame:
+    """``n_units`` non-overlapping wiggly polygons (Voronoi cells bent by a smooth field)."""
+    rng = np.random.default_rng(seed)
+    x0, y1 = transform * (0, 0)
+    x1, y0 = transform * (pixels, pixels)
+    inset = margin * (x1 - x0)
+    frame = shapely.box(x0 + inset, y0 + inset, x1 - inset, y1 - inset)
+    seeds = shapely.points(
+        rng.uniform(x0 + inset, x1 - inset, n_units), rng.uniform(y0 + inset, y1 - inset, n_units)
+    )
+    cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(seeds), extend_to=frame))
+    cells = shapely.intersection(cells, frame)
+    size = x1 - x0
+    cells = shapely.segmentize(cells, size / (40 * np.sqrt(n_units)))
+    amplitude = 0.15 * size / np.sqrt(n_units)
+    phases = rng.uniform(0, 2 * np.pi, 4)
+
+    def bend(coords: np.ndarray) -> np.ndarray:
+        u = (coords[:, 0] - x0) / size * 2 * np.pi * 3
+        v = (coords[:, 1] - y0) / size * 2 * np.pi * 3
+        dx = np.sin(v * 1.7 + phases[0]) * np.cos(u * 0.9 + phases[1])
+        dy = np.sin(u * 1.3 + phases[2]) * np.cos(v * 1.1 + phases[3])
+        bent = coords.copy()
+        bent[:, 0] += amplitude * 0.3 * dx
+        bent[:, 1] += amplitude * 0.3 * dy
+        return bent
+
+    cells = shapely.transform(cells, bend)
+    cells = cells[np.argsort(shapely.area(cells))[::-1]][:n_units]
+    names = [f"county_{i:03d}" for i in range(len(cells))]
+    return gpd.GeoDataFrame({"unit": names}, geometry=list(cells), crs=ALBERS_KRASOVSKY)
+
+
+def code_block(rows: int, cols: int, row_offset: int, seed: int, patch: int = 40) -> np.ndarray:
+    """Patchy land-use codes for rows ``row_offset ..`` (deterministic per position)."""
+    rng = np.random.default_rng([seed, row_offset])
+    first_patch = row_offset // patch
+    n_patch_rows = (row_offset + rows - 1) // patch - first_patch + 1
+    n_patch_cols = -(-cols // patch)
+    patches = np.vstack(  # each patch row seeded on its own so strips agree
+        [
+            np.random.default_rng([seed, 10**9 + first_patch + k]).integers(
+                0, len(RESDC_CODES), (1, n_patch_cols), dtype=np.int64
+            )
+            for k in range(n_patch_rows)
+        ]
+    )
+    row_patch = (np.arange(row_offset, row_offset + rows) // patch) - first_patch
+    col_patch = np.arange(cols) // patch
+    index = patches[row_patch][:, col_patch]
+    speckle = rng.random((rows, cols)) < 0.1
+    index[speckle] = rng.integers(0, len(RESDC_CODES), int(speckle.sum()))
+    return RESDC_CODES[index]
+
+
+def write_landuse(
+    path: Path,
+    pixels: int,
+    *,
+    transform: Affine | None = None,
+    crs: str = ALBERS_KRASOVSKY,
+    seed: int = 0,
+    nodata: int | None = 255,
+    nodata_corner: bool = True,
+    driver: str = "GTiff",
+    strip_rows: int = 1024,
+) -> Path:
+    """Write a seeded ``pixels`` × ``pixels`` uint8 land-use raster (tiled DEFLATE GeoTIFF).
+
+    With ``nodata_corner`` the top-left 1/8 × 1/8 corner is nodata (or 0 if none declared).
+    """
+    transform = transform or grid_transform(pixels)
+    profile = {
+        "driver": driver,
+        "width": pixels,
+        "height": pixels,
+        "count": 1,
+        "dtype": "uint8",
+        "crs": crs,
+        "transform": transform,
+        "nodata": nodata,
+    }
+    if driver == "GTiff":
+        profile |= {"tiled": True, "blockxsize": 256, "blockysize": 256, "compress": "deflate"}
+    corner = pixels // 8
+    with rasterio.open(path, "w", **profile) as dst:
+        for r0 in range(0, pixels, strip_rows):
+            rows = min(strip_rows, pixels - r0)
+            block = code_block(rows, pixels, r0, seed)
+            if nodata_corner and r0 < corner:
+                block[: corner - r0, :corner] = 0 if nodata is None else nodata
+            dst.write(block, 1, window=Window(0, r0, pixels, rows))
+    return path

@@ -1,0 +1,766 @@
+"""Zonal tabulation: land-use rasters × reporting units → hectares per (unit, year, code).
+
+Rasterize once, count once. For each distinct raster grid (CRS + transform + shape) the units
+are reprojected to the grid's CRS and processed strip by strip (a few full-width rows, aligned
+to the file's blocks). For each strip the unit ids are burnt once and every year sharing the
+grid is counted against them, so memory is bounded by the strip size, not the raster size,
+and no id raster is ever kept whole.
+
+Two ways of assigning pixels to units:
+
+* ``centre``: a pixel belongs to the unit holding its centre (GDAL's rasterize rule,
+  ``all_touched=False``), identical to ``rasterstats.zonal_stats(..., categorical=True)``.
+* ``exact``: every pixel is weighted by the share of it the unit covers, computed analytically
+  from the polygon edges (signed-area accumulation along each row), like ``exactextract``.
+
+``auto`` picks ``exact`` when boundary pixels exceed :data:`AUTO_EXACT_BOUNDARY_SHARE` of
+some unit's pixels (coarse rasters such as RESDC's 1 km product), ``centre`` otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import rasterio
+import rasterio.features
+import shapely
+from affine import Affine
+from numba import njit
+from rasterio.windows import Window
+
+from pipeline.boundaries import check_raster_coverage, to_crs_of_grid
+from pipeline.errors import InputError, PipelineWarning
+from pipeline.rasters import RasterInfo, read_info, row_areas_m2
+
+Mode = Literal["auto", "centre", "exact"]
+MODES: tuple[str, ...] = ("auto", "centre", "exact")
+
+AUTO_EXACT_BOUNDARY_SHARE = 0.01
+"""``auto`` uses exact mode when boundary pixels exceed this share of a unit's pixels."""
+
+STRIP_TARGET_PIXELS = 4_000_000
+"""Pixels per strip (rounded to whole file blocks); bounds memory per worker."""
+
+GDAL_CACHE_MB = 64
+"""GDAL block cache during tabulation, so memory stays flat whatever the raster size."""
+
+_CODE_BINS = 256
+_MAX_CODE = 65_535
+_SQUARE_M_PER_HA = 10_000.0
+_FLOAT_NODATA = np.iinfo(np.int64).min
+
+AREA_COLUMNS = ["unit", "year", "code", "pixels", "area_ha"]
+
+
+@dataclass(frozen=True)
+class ZonalResult:
+    """Areas per (unit, year, code) and how they were obtained.
+
+    Attributes
+    ----------
+    areas
+        ``unit, year, code, pixels, area_ha``: one row per unit, year and code present.
+        ``pixels`` is a pixel count (centre) or a coverage-weighted pixel sum (exact).
+    nodata_ha
+        ``unit, year, nodata_ha``: area of nodata pixels inside each unit.
+    mode_used
+        ``"centre"`` or ``"exact"`` per year.
+    seconds
+        Wall time per grid pass, reported for each year of the pass.
+    rasterizations
+        How many times unit ids were rasterized: one per distinct grid.
+    grid_of_year
+        Index of the grid (0, 1, ...) each year was counted on.
+    """
+
+    areas: pd.DataFrame
+    nodata_ha: pd.DataFrame
+    mode_used: dict[int, str]
+    seconds: dict[int, float] = field(default_factory=dict)
+    rasterizations: int = 0
+    grid_of_year: dict[int, int] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- jobs
+
+
+@dataclass(frozen=True)
+class _Layer:
+    """One year's raster within a grid pass."""
+
+    year: int
+    path: Path
+    source: str
+    nodata: float | None
+    is_float: bool
+
+
+@dataclass(frozen=True)
+class _GridJob:
+    """Everything a worker needs to count a range of rows of one grid (picklable)."""
+
+    layers: tuple[_Layer, ...]
+    width: int
+    height: int
+    transform: Affine
+    mode: str
+    id_dtype: str
+    geometries: np.ndarray  # unit i has id i + 1; in the grid's CRS, clipped to its extent
+    pixel_boxes: np.ndarray  # (K, 4) col_min, row_min, col_max, row_max (ints)
+    edges: tuple[np.ndarray, ...]  # exact mode: per unit (n, 4) x0, y0, x1, y1 in pixels
+    row_area_m2: np.ndarray
+    track_area: bool
+    n_bins: int = _CODE_BINS
+
+    @property
+    def n_units(self) -> int:
+        return len(self.geometries)
+
+
+@dataclass
+class _Counts:
+    """Partial sums for one year: column ``n_bins`` holds nodata."""
+
+    pixels: np.ndarray  # (K + 1, n_bins + 1) float64
+    area_m2: np.ndarray  # same shape when the CRS is geographic, else (1, 1)
+    out_of_range: list[int] = field(default_factory=list)  # min, max code outside the bins
+
+    def add(self, other: _Counts) -> None:
+        self.pixels += other.pixels
+        self.area_m2 += other.area_m2
+        self.out_of_range = _merge_range(self.out_of_range, other.out_of_range)
+
+
+def _merge_range(a: list[int], b: list[int]) -> list[int]:
+    if not a or not b:
+        return a or b
+    return [min(a[0], b[0]), max(a[1], b[1])]
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def tabulate(
+    units: gpd.GeoDataFrame,
+    rasters: Mapping[int, Path | str],
+    *,
+    nodata: int | None = None,
+    mode: Mode = "auto",
+    scheduler: str = "single",
+    progress: bool | None = None,
+) -> ZonalResult:
+    """Hectares of each land-use code in each unit, for each year's raster.
+
+    Parameters
+    ----------
+    units
+        Columns ``unit`` (str) and ``geometry``, in any CRS; reprojected to each raster's CRS
+        (the categorical rasters are never resampled). Units must not overlap.
+    rasters
+        Year → raster path (GeoTIFF, ``.img``, ArcInfo GRID folder, or one of these zipped).
+    nodata
+        Nodata code for rasters that declare none (the study's ``[landuse] nodata``).
+    mode
+        ``"centre"``, ``"exact"`` or ``"auto"`` (see the module docstring).
+    scheduler
+        ``"single"`` (this process, a thread per core), ``"threads"``, ``"processes"`` (Dask
+        local schedulers) or ``"tcp://host:port"`` (a Dask distributed scheduler).
+    progress
+        A progress bar per grid pass; ``None`` shows it when stderr is a terminal.
+
+    Raises
+    ------
+    InputError
+        Unknown format, no CRS, fractional codes in a float raster, only nodata inside the
+        units, units outside the raster, or pixels of value 0 with no nodata declared.
+    """
+    _check_arguments(units, rasters, mode, scheduler)
+    infos = {int(year): read_info(path) for year, path in rasters.items()}
+    show_progress = sys.stderr.isatty() if progress is None else progress
+    collected = _Collected()
+    for grid_index, years in enumerate(_group_by_grid(infos)):
+        started = time.perf_counter()
+        job = _prepare_job(units, {y: infos[y] for y in years}, nodata, mode)
+        counts = _run_grid(job, scheduler, show_progress)
+        seconds = time.perf_counter() - started
+        for layer in job.layers:
+            collected.add(job, layer, counts[layer.year], units["unit"].astype(str).tolist())
+            collected.mode_used[layer.year] = job.mode
+            collected.seconds[layer.year] = seconds
+            collected.grid_of_year[layer.year] = grid_index
+        collected.rasterizations += 1
+    return collected.result()
+
+
+def _check_arguments(
+    units: gpd.GeoDataFrame, rasters: Mapping[int, Path | str], mode: str, scheduler: str
+) -> None:
+    problems = []
+    if mode not in MODES:
+        problems.append(f"mode should be one of {', '.join(MODES)}; got {mode!r}")
+    if scheduler not in ("single", "threads", "processes") and not scheduler.startswith("tcp://"):
+        problems.append(
+            f"scheduler should be single, threads, processes or tcp://host:port; got {scheduler!r}"
+        )
+    missing = [c for c in ("unit", "geometry") if c not in units.columns]
+    if missing:
+        problems.append(f"units lack column(s) {', '.join(missing)}")
+    elif units.crs is None:
+        problems.append("units have no CRS")
+    if not rasters:
+        problems.append("no rasters given")
+    if problems:
+        raise InputError("zonal tabulation", problems)
+
+
+def _group_by_grid(infos: Mapping[int, RasterInfo]) -> list[list[int]]:
+    """Years grouped by grid, in order of first appearance."""
+    groups: dict[tuple, list[int]] = {}
+    for year in sorted(infos):
+        groups.setdefault(infos[year].grid_key, []).append(year)
+    return list(groups.values())
+
+
+# --------------------------------------------------------------------------- preparation
+
+
+def _prepare_job(
+    units: gpd.GeoDataFrame, infos: Mapping[int, RasterInfo], nodata: int | None, mode: str
+) -> _GridJob:
+    """Reproject and clip the units to one grid and decide the mode."""
+    grid = next(iter(infos.values()))
+    projected = to_crs_of_grid(units, grid.crs, raster_path=grid.path)
+    bounds = _grid_bounds(grid)
+    check_raster_coverage(projected, bounds, ", ".join(str(i.path) for i in infos.values()))
+    geometries = _clip_and_orient(projected.geometry.to_numpy(), bounds)
+    chosen = _choose_mode(geometries, grid) if mode == "auto" else mode
+    n_units = len(geometries)
+    return _GridJob(
+        layers=tuple(_layer(year, info, nodata) for year, info in infos.items()),
+        width=grid.width,
+        height=grid.height,
+        transform=grid.transform,
+        mode=chosen,
+        id_dtype="uint8" if n_units < 255 else "uint16" if n_units < 65_535 else "uint32",
+        geometries=geometries,
+        pixel_boxes=_pixel_boxes(geometries, grid),
+        edges=tuple(_pixel_edges(g, grid) for g in geometries) if chosen == "exact" else (),
+        row_area_m2=row_areas_m2(grid),
+        track_area=bool(grid.crs.is_geographic),
+    )
+
+
+def _layer(year: int, info: RasterInfo, nodata: int | None) -> _Layer:
+    declared = info.nodata
+    return _Layer(
+        year=year,
+        path=info.path,
+        source=info.gdal_path,
+        nodata=declared if declared is not None else nodata,
+        is_float=info.is_float,
+    )
+
+
+def _grid_bounds(info: RasterInfo) -> tuple[float, float, float, float]:
+    t = info.transform
+    xs = (t.c, t.c + t.a * info.width)
+    ys = (t.f, t.f + t.e * info.height)
+    return (min(xs), min(ys), max(xs), max(ys))
+
+
+def _clip_and_orient(geometries: np.ndarray, bounds: tuple[float, ...]) -> np.ndarray:
+    """Valid polygons inside the raster extent, shells counter-clockwise, holes clockwise."""
+    geometries = shapely.make_valid(geometries)
+    clipped = shapely.intersection(geometries, shapely.box(*bounds))
+    return shapely.orient_polygons(clipped)
+
+
+def _pixel_boxes(geometries: np.ndarray, info: RasterInfo) -> np.ndarray:
+    """Pixel bounding box of each unit: col_min, row_min, col_max, row_max (exclusive)."""
+    t = info.transform
+    b = shapely.bounds(geometries)
+    cols = (b[:, [0, 2]] - t.c) / t.a
+    rows = (b[:, [1, 3]] - t.f) / t.e
+    boxes = np.column_stack(
+        [
+            np.floor(cols.min(axis=1)),
+            np.floor(rows.min(axis=1)),
+            np.ceil(cols.max(axis=1)),
+            np.ceil(rows.max(axis=1)),
+        ]
+    )
+    boxes = np.nan_to_num(boxes, nan=0.0)  # empty geometries
+    boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, info.width)
+    boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, info.height)
+    return boxes.astype(np.int64)
+
+
+def _pixel_edges(geometry: shapely.Geometry, info: RasterInfo) -> np.ndarray:
+    """Polygon edges in pixel coordinates (col, row), as rows of x0, y0, x1, y1."""
+    rings = shapely.get_rings(shapely.get_parts(geometry))
+    if len(rings) == 0:
+        return np.zeros((0, 4))
+    coords, ring_of = shapely.get_coordinates(rings, return_index=True)
+    t = info.transform
+    cols = ((coords[:, 0] - t.c) / t.a).clip(0, info.width)
+    rows = ((coords[:, 1] - t.f) / t.e).clip(0, info.height)
+    same_ring = ring_of[:-1] == ring_of[1:]
+    return np.column_stack(
+        [cols[:-1][same_ring], rows[:-1][same_ring], cols[1:][same_ring], rows[1:][same_ring]]
+    )
+
+
+def _choose_mode(geometries: np.ndarray, info: RasterInfo) -> str:
+    """``exact`` when some unit's boundary pixels exceed the auto share of its pixels."""
+    pixel_size = min(abs(info.transform.a), abs(info.transform.e))
+    pixel_area = abs(info.transform.a * info.transform.e)
+    unit_pixels = shapely.area(geometries) / pixel_area
+    # a boundary of length L pixels crosses about 1.27 L cells (mean |cos| + |sin|)
+    boundary_pixels = 1.27 * shapely.length(geometries) / pixel_size
+    keep = unit_pixels > 0
+    if not keep.any():
+        return "centre"
+    share = boundary_pixels[keep] / unit_pixels[keep]
+    return "exact" if share.max() > AUTO_EXACT_BOUNDARY_SHARE else "centre"
+
+
+# --------------------------------------------------------------------------- running
+
+
+def _strips(job: _GridJob, block_height: int) -> list[tuple[int, int]]:
+    """Row ranges of roughly :data:`STRIP_TARGET_PIXELS`, whole file blocks each."""
+    rows = max(1, STRIP_TARGET_PIXELS // max(job.width, 1))
+    rows = max(block_height, rows // block_height * block_height)
+    return [(r0, min(r0 + rows, job.height)) for r0 in range(0, job.height, rows)]
+
+
+def _run_grid(job: _GridJob, scheduler: str, show_progress: bool) -> dict[int, _Counts]:
+    """Count every year of one grid; retried with more bins if codes exceed 255."""
+    block_height = read_info(job.layers[0].path).block_height
+    strips = _strips(job, block_height)
+    while True:
+        with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
+            runner = _run_single if scheduler == "single" else _run_dask
+            counts = runner(job, strips, scheduler, show_progress)
+        overflow = _merge_all_ranges(counts.values())
+        if not overflow:
+            _check_counts(job, counts)
+            return counts
+        job = _rebin(job, counts, overflow)
+
+
+def _merge_all_ranges(counts: Iterator[_Counts] | Sequence[_Counts]) -> list[int]:
+    merged: list[int] = []
+    for c in counts:
+        merged = _merge_range(merged, c.out_of_range)
+    return merged
+
+
+def _rebin(job: _GridJob, counts: dict[int, _Counts], overflow: list[int]) -> _GridJob:
+    low, high = overflow
+    problems = []
+    for layer in job.layers:
+        rng = counts[layer.year].out_of_range
+        if rng and (rng[0] < 0 or rng[1] > _MAX_CODE):
+            problems.append(
+                f"land-use codes must be 0..{_MAX_CODE}; found {rng[0] if rng[0] < 0 else rng[1]}"
+                f" in {layer.path}"
+            )
+    if problems:
+        raise InputError(job.layers[0].path, problems)
+    return _replace(job, n_bins=int(high) + 1)
+
+
+def _replace(job: _GridJob, **changes: object) -> _GridJob:
+    from dataclasses import replace
+
+    return replace(job, **changes)
+
+
+def _run_single(
+    job: _GridJob, strips: list[tuple[int, int]], _scheduler: str, show_progress: bool
+) -> dict[int, _Counts]:
+    """This process, one thread per core; GDAL reads and numba kernels release the GIL."""
+    local = threading.local()
+
+    def work(strip: tuple[int, int]) -> dict[int, _Counts]:
+        if not hasattr(local, "datasets"):
+            local.datasets = _open_layers(job)
+        return count_rows(job, *strip, datasets=local.datasets)
+
+    n_threads = max(1, min(os.cpu_count() or 1, len(strips)))
+    total = _empty_counts(job)
+    with _progress(job, len(strips), show_progress) as bar, ThreadPoolExecutor(n_threads) as pool:
+        for partial in pool.map(work, strips):
+            _add_all(total, partial)
+            bar(1)
+    return total
+
+
+def _run_dask(
+    job: _GridJob, strips: list[tuple[int, int]], scheduler: str, show_progress: bool
+) -> dict[int, _Counts]:
+    """Each strip a Dask task; partial tables are summed."""
+    raise NotImplementedError(scheduler)
+
+
+def _open_layers(job: _GridJob) -> dict[str, rasterio.DatasetReader]:
+    return {layer.source: rasterio.open(layer.source) for layer in job.layers}
+
+
+def _empty_counts(job: _GridJob) -> dict[int, _Counts]:
+    shape = (job.n_units + 1, job.n_bins + 1)
+    return {
+        layer.year: _Counts(
+            pixels=np.zeros(shape),
+            area_m2=np.zeros(shape if job.track_area else (1, 1)),
+        )
+        for layer in job.layers
+    }
+
+
+def _add_all(total: dict[int, _Counts], partial: dict[int, _Counts]) -> None:
+    for year, counts in partial.items():
+        total[year].add(counts)
+
+
+class _progress:
+    """A tqdm bar per grid pass, or nothing; called with the number of strips done."""
+
+    def __init__(self, job: _GridJob, total: int, show: bool) -> None:
+        self._bar = None
+        if show:
+            from tqdm import tqdm
+
+            years = ", ".join(str(layer.year) for layer in job.layers)
+            self._bar = tqdm(total=total, desc=f"land use {years}", unit="block", leave=False)
+
+    def __enter__(self) -> Callable[[int], None]:
+        return self._bar.update if self._bar is not None else (lambda _n: None)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+# --------------------------------------------------------------------------- counting
+
+
+def count_rows(
+    job: _GridJob,
+    row_start: int,
+    row_stop: int,
+    datasets: Mapping[str, rasterio.DatasetReader] | None = None,
+) -> dict[int, _Counts]:
+    """Count rows ``[row_start, row_stop)`` of every year of a grid (one task)."""
+    owned = datasets is None
+    if owned:
+        datasets = _open_layers(job)
+    try:
+        ids = _unit_ids(job, row_start, row_stop) if job.mode == "centre" else None
+        counts = _empty_counts(job)
+        window = Window(0, row_start, job.width, row_stop - row_start)
+        row_area = job.row_area_m2[row_start:row_stop]
+        for layer in job.layers:
+            data, nodata_code, has_nodata = _read_codes(datasets[layer.source], window, layer)
+            c = counts[layer.year]
+            if ids is not None:
+                found = _count_centre(
+                    ids, data, nodata_code, has_nodata, row_area, c.pixels, c.area_m2,
+                    job.track_area,
+                )  # fmt: skip
+            else:
+                found = _count_exact_strip(job, row_start, data, nodata_code, has_nodata, c)
+            if found[0] <= found[1]:
+                c.out_of_range = [int(found[0]), int(found[1])]
+        return counts
+    finally:
+        if owned:
+            for dataset in datasets.values():
+                dataset.close()
+
+
+def _unit_ids(job: _GridJob, row_start: int, row_stop: int) -> np.ndarray:
+    """Unit ids burnt on rows ``[row_start, row_stop)`` by pixel centre (0 = no unit)."""
+    height = row_stop - row_start
+    boxes = job.pixel_boxes
+    inside = np.flatnonzero((boxes[:, 1] < row_stop) & (boxes[:, 3] > row_start))
+    ids = np.zeros((height, job.width), dtype=job.id_dtype)
+    if len(inside) == 0:
+        return ids
+    t = job.transform
+    strip_transform = t * Affine.translation(0, row_start)
+    # clip to the strip plus one pixel: fewer edges for GDAL, same pixel centres inside
+    x0, y_top = strip_transform * (-1, -1)
+    x1, y_bottom = strip_transform * (job.width + 1, height + 1)
+    pieces = shapely.clip_by_rect(
+        job.geometries[inside],
+        min(x0, x1), min(y_top, y_bottom), max(x0, x1), max(y_top, y_bottom),
+    )  # fmt: skip
+    shapes = [(g, int(i) + 1) for g, i in zip(pieces, inside, strict=True) if not g.is_empty]
+    if shapes:
+        rasterio.features.rasterize(
+            shapes, out=ids, transform=strip_transform, fill=0, all_touched=False
+        )
+    return ids
+
+
+def _read_codes(
+    dataset: rasterio.DatasetReader, window: Window, layer: _Layer
+) -> tuple[np.ndarray, int, bool]:
+    """Codes of a window as integers, with the nodata code to skip."""
+    data = dataset.read(1, window=window)
+    nodata = layer.nodata
+    if layer.is_float:
+        return _float_codes(data, nodata, layer), _FLOAT_NODATA, True
+    if nodata is None or not float(nodata).is_integer():
+        return data, 0, False
+    return data, int(nodata), True
+
+
+def _float_codes(data: np.ndarray, nodata: float | None, layer: _Layer) -> np.ndarray:
+    """Whole-number float codes as int64; nodata and NaN become a sentinel."""
+    missing = np.isnan(data)
+    if nodata is not None:
+        missing |= data == nodata
+    fractional = ~missing & (data != np.floor(np.where(missing, 0, data)))
+    if fractional.any():
+        example = data[fractional][0]
+        raise InputError(
+            layer.path,
+            f"float raster holds fractional land-use codes (e.g. value {example!r}); "
+            "land-use codes must be whole numbers",
+        )
+    return np.where(missing, _FLOAT_NODATA, data).astype(np.int64)
+
+
+def _count_exact_strip(
+    job: _GridJob, row_start: int, data: np.ndarray, nodata_code: int, has_nodata: bool,
+    counts: _Counts,
+) -> tuple[int, int]:  # fmt: skip
+    """Coverage-weighted counts of every unit touching the strip."""
+    row_stop = row_start + data.shape[0]
+    boxes = job.pixel_boxes
+    row_area = job.row_area_m2[row_start:row_stop]
+    low, high = np.iinfo(np.int64).max, np.iinfo(np.int64).min
+    for i in np.flatnonzero((boxes[:, 1] < row_stop) & (boxes[:, 3] > row_start)):
+        found = _count_exact_unit(
+            i + 1, job.edges[i], int(boxes[i, 0]), int(boxes[i, 2]), data, row_start,
+            nodata_code, has_nodata, row_area, counts.pixels, counts.area_m2, job.track_area,
+        )  # fmt: skip
+        low, high = min(low, found[0]), max(high, found[1])
+    return low, high
+
+
+@njit(nogil=True, cache=True)
+def _count_centre(ids, data, nodata, has_nodata, row_area_m2, pixels, area_m2, track_area):  # noqa: ANN001, ANN202
+    """pixels[id, code] += 1 (area_m2 += the row's cell area); returns out-of-range min, max."""
+    n_bins = pixels.shape[1] - 1
+    low = np.iinfo(np.int64).max
+    high = np.iinfo(np.int64).min
+    for r in range(ids.shape[0]):
+        cell_m2 = row_area_m2[r]
+        for c in range(ids.shape[1]):
+            u = ids[r, c]
+            if u == 0:
+                continue
+            v = np.int64(data[r, c])
+            if has_nodata and v == nodata:
+                k = n_bins
+            elif v < 0 or v >= n_bins:
+                low = min(low, v)
+                high = max(high, v)
+                continue
+            else:
+                k = v
+            pixels[u, k] += 1.0
+            if track_area:
+                area_m2[u, k] += cell_m2
+    return low, high
+
+
+@njit(nogil=True, cache=True)
+def _count_exact_unit(  # noqa: ANN202, PLR0913
+    unit, edges, col_min, col_max, data, row_start, nodata, has_nodata, row_area_m2, pixels,  # noqa: ANN001
+    area_m2, track_area,  # noqa: ANN001
+):  # fmt: skip
+    """Coverage-weighted counts of one unit over one strip; returns out-of-range min, max."""
+    rows = data.shape[0]
+    width = col_max - col_min
+    cover = np.zeros((rows, width + 2))
+    for i in range(edges.shape[0]):
+        _draw_edge(
+            cover, edges[i, 0] - col_min, edges[i, 1] - row_start,
+            edges[i, 2] - col_min, edges[i, 3] - row_start,
+        )  # fmt: skip
+    n_bins = pixels.shape[1] - 1
+    low = np.iinfo(np.int64).max
+    high = np.iinfo(np.int64).min
+    for r in range(rows):
+        winding = 0.0
+        cell_m2 = row_area_m2[r]
+        for c in range(width):
+            winding += cover[r, c]
+            share = min(abs(winding), 1.0)
+            if share < 1e-12:
+                continue
+            v = np.int64(data[r, col_min + c])
+            if has_nodata and v == nodata:
+                k = n_bins
+            elif v < 0 or v >= n_bins:
+                low = min(low, v)
+                high = max(high, v)
+                continue
+            else:
+                k = v
+            pixels[unit, k] += share
+            if track_area:
+                area_m2[unit, k] += share * cell_m2
+    return low, high
+
+
+@njit(nogil=True, cache=True)
+def _draw_edge(cover, x0, y0, x1, y1):  # noqa: ANN001, ANN202
+    """Add an edge's signed area to ``cover``; a running sum along a row gives coverage.
+
+    The signed-area accumulation of font rasterisers (font-rs): for each row the edge
+    crosses, the area between the edge and the row's right end is split over the cells it
+    passes. Rows outside ``cover`` are skipped; x must lie in ``[0, cover.shape[1] - 2]``.
+    """
+    if y0 == y1:
+        return
+    direction = 1.0
+    if y0 > y1:
+        direction = -1.0
+        x0, y0, x1, y1 = x1, y1, x0, y0
+    height = cover.shape[0]
+    if y1 <= 0.0 or y0 >= height:
+        return
+    dxdy = (x1 - x0) / (y1 - y0)
+    x = x0
+    if y0 < 0.0:
+        x -= y0 * dxdy
+    y_first = max(0, int(math.floor(y0)))
+    y_last = min(height, int(math.ceil(y1)))
+    for y in range(y_first, y_last):
+        dy = min(y + 1.0, y1) - max(float(y), y0)
+        x_next = x + dxdy * dy
+        d = dy * direction
+        xa, xb = (x, x_next) if x < x_next else (x_next, x)
+        xa_floor = math.floor(xa)
+        ia = int(xa_floor)
+        xb_ceil = math.ceil(xb)
+        ib = int(xb_ceil)
+        if ib <= ia + 1:
+            xmf = 0.5 * (x + x_next) - xa_floor
+            cover[y, ia] += d - d * xmf
+            cover[y, ia + 1] += d * xmf
+        else:
+            s = 1.0 / (xb - xa)
+            xa_frac = xa - xa_floor
+            a0 = 0.5 * s * (1.0 - xa_frac) ** 2
+            xb_frac = xb - xb_ceil + 1.0
+            am = 0.5 * s * xb_frac**2
+            cover[y, ia] += d * a0
+            if ib == ia + 2:
+                cover[y, ia + 1] += d * (1.0 - a0 - am)
+            else:
+                a1 = s * (1.5 - xa_frac)
+                cover[y, ia + 1] += d * (a1 - a0)
+                for xi in range(ia + 2, ib - 1):
+                    cover[y, xi] += d * s
+                a2 = a1 + (ib - ia - 3) * s
+                cover[y, ib - 1] += d * (1.0 - a2 - am)
+            cover[y, ib] += d * am
+        x = x_next
+
+
+# --------------------------------------------------------------------------- results
+
+
+def _check_counts(job: _GridJob, counts: dict[int, _Counts]) -> None:
+    """All-nodata rasters and undeclared nodata 0 are input errors."""
+    problems: list[InputError] = []
+    for layer in job.layers:
+        pixels = counts[layer.year].pixels[1:]
+        valid = pixels[:, :-1].sum()
+        if valid <= 0:
+            value = "NaN" if layer.nodata is None and layer.is_float else layer.nodata
+            problems.append(
+                InputError(layer.path, f"every pixel inside the units is nodata (nodata = {value})")
+            )
+        elif layer.nodata is None and pixels[:, 0].sum() > 0:
+            problems.append(
+                InputError(
+                    layer.path,
+                    "raster declares no nodata value and holds pixels of value 0 inside the "
+                    "units; if 0 means no data, set `[landuse] nodata = 0` in the study "
+                    "(field nodata = None, value 0)",
+                )
+            )
+    if problems:
+        raise problems[0]
+
+
+@dataclass
+class _Collected:
+    """Rows gathered over grid passes."""
+
+    areas: list[pd.DataFrame] = field(default_factory=list)
+    nodata: list[pd.DataFrame] = field(default_factory=list)
+    mode_used: dict[int, str] = field(default_factory=dict)
+    seconds: dict[int, float] = field(default_factory=dict)
+    grid_of_year: dict[int, int] = field(default_factory=dict)
+    rasterizations: int = 0
+
+    def add(self, job: _GridJob, layer: _Layer, counts: _Counts, names: list[str]) -> None:
+        area_m2 = (
+            counts.area_m2 if job.track_area else counts.pixels * job.row_area_m2[0]
+        )  # pixels × m² per pixel = m²
+        unit_ids, codes = np.nonzero(counts.pixels[1:, :-1])
+        self.areas.append(
+            pd.DataFrame(
+                {
+                    "unit": np.asarray(names, dtype=object)[unit_ids],
+                    "year": layer.year,
+                    "code": codes.astype(np.int64),
+                    "pixels": counts.pixels[1:, :-1][unit_ids, codes],
+                    # m² / (10 000 m²/ha) = ha
+                    "area_ha": area_m2[1:, :-1][unit_ids, codes] / _SQUARE_M_PER_HA,
+                }
+            )
+        )
+        self.nodata.append(
+            pd.DataFrame(
+                {"unit": names, "year": layer.year, "nodata_ha": area_m2[1:, -1] / _SQUARE_M_PER_HA}
+            )
+        )
+
+    def result(self) -> ZonalResult:
+        areas = pd.concat(self.areas, ignore_index=True)
+        areas = areas.sort_values(["year", "unit", "code"], ignore_index=True)
+        nodata = pd.concat(self.nodata, ignore_index=True)
+        return ZonalResult(
+            areas=areas[AREA_COLUMNS],
+            nodata_ha=nodata.sort_values(["year", "unit"], ignore_index=True),
+            mode_used=dict(sorted(self.mode_used.items())),
+            seconds=dict(sorted(self.seconds.items())),
+            rasterizations=self.rasterizations,
+            grid_of_year=dict(sorted(self.grid_of_year.items())),
+        )
+
+
+__all__ = ["AREA_COLUMNS", "MODES", "ZonalResult", "count_rows", "tabulate"]
