@@ -75,3 +75,78 @@ def toy_study(tmp_path: Path) -> Callable[..., Path]:
         return study
 
     return make
+
+
+# --- vector files (boundaries, demo tests) -----------------------------------------------
+
+
+@pytest.fixture
+def vector_file(tmp_path: Path) -> Callable[..., Path]:
+    """Factory: write features to a vector file in ``tmp_path`` and return its path.
+
+    ``features`` is a list of dicts with a ``geometry`` (shapely) and attribute fields;
+    ``crs`` may be ``None`` (no CRS written); the driver follows the file extension.
+    """
+    import warnings
+
+    import geopandas as gpd
+
+    def make(
+        features: list[dict],
+        name: str = "units.gpkg",
+        layer: str = "units",
+        crs: str | None = "EPSG:32648",
+    ) -> Path:
+        path = tmp_path / name
+        frame = gpd.GeoDataFrame(features, geometry="geometry", crs=crs)
+        kwargs = {"layer": layer} if path.suffix == ".gpkg" else {}
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="'crs' was not provided")
+            frame.to_file(path, engine="pyogrio", **kwargs)
+        return path
+
+    return make
+
+
+# --- land-use rasters and irregular units (zonal, rasters, benchmark tests) --------------
+
+
+def _synthetic_inputs():  # noqa: ANN202
+    """The seeded generators shared with ``benchmarks/zonal.py``."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "synthetic_inputs", REPO / "benchmarks" / "synthetic_inputs.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def landuse_raster(tmp_path: Path) -> Callable[..., Path]:
+    """Factory: write a seeded uint8 land-use raster and return its path.
+
+    ``landuse_raster(pixels=200, name="lu.tif", **kwargs)``; keyword arguments go to
+    ``synthetic_inputs.write_landuse`` (``transform``, ``crs``, ``seed``, ``nodata``,
+    ``nodata_corner``, ``driver``).
+    """
+    synthetic = _synthetic_inputs()
+
+    def make(pixels: int = 200, name: str = "landuse.tif", **kwargs: object) -> Path:
+        return synthetic.write_landuse(tmp_path / name, pixels, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def irregular_units() -> Callable[..., object]:
+    """Factory: ``irregular_units(n_units, pixels, transform=None, seed=0)`` → GeoDataFrame
+    of wiggly non-overlapping polygons covering most of a ``pixels``-square grid."""
+    synthetic = _synthetic_inputs()
+
+    def make(n_units: int = 8, pixels: int = 200, transform: object = None, seed: int = 0):  # noqa: ANN202
+        transform = transform or synthetic.grid_transform(pixels)
+        return synthetic.irregular_units(n_units, transform, pixels, seed=seed)
+
+    return make
