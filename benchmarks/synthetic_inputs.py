@@ -20,8 +20,7 @@ RESDC_CODES = np.array(
     dtype=np.uint8,
 )
 ALBERS_KRASOVSKY = (
-    "+proj=aea +lat_1=25 +lat_2=47 +lat_0=0 +lon_0=105 +x_0=0 +y_0=0 "
-    "+ellps=krass +units=m +no_defs"
+    "+proj=aea +lat_1=25 +lat_2=47 +lat_0=0 +lon_0=105 +x_0=0 +y_0=0 +ellps=krass +units=m +no_defs"
 )
 ORIGIN_XY = (400_000.0, 3_100_000.0)  # Guizhou-ish, in the Albers CRS above
 
@@ -32,12 +31,12 @@ def grid_transform(pixels: int, pixel_m: float = 30.0) -> Affine:
 
 
 def irregular_units(
-    n_units: int, transform: Affine, pixels: int, seed: int = 0, margin: float = 0.02
+    n_units: int, transform: Affine, pixels: int, seed: int = 0, margin: float = 0.05
 ) -> gpd.GeoDataFrame:
     """``n_units`` non-overlapping wiggly polygons (Voronoi cells bent by a smooth field)."""
     rng = np.random.default_rng(seed)
-    x0, y1 = transform * (0, 0)
-    x1, y0 = transform * (pixels, pixels)
+    x0, y1 = transform @ (0, 0)
+    x1, y0 = transform @ (pixels, pixels)
     inset = margin * (x1 - x0)
     frame = shapely.box(x0 + inset, y0 + inset, x1 - inset, y1 - inset)
     seeds = shapely.points(

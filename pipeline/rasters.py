@@ -107,7 +107,8 @@ def _zip_member_path(path: Path) -> str:
     if not rasters:
         listing = ", ".join(names[:10]) or "nothing"
         raise InputError(
-            path, f"archive holds no raster (found: {listing}); supported: {supported_formats_text()}"
+            path,
+            f"archive holds no raster (found: {listing}); supported: {supported_formats_text()}",
         )
     raise InputError(
         path, f"archive holds {len(rasters)} rasters, expected one: {', '.join(sorted(rasters))}"
@@ -134,8 +135,9 @@ def read_info(path: str | Path) -> RasterInfo:
 def _info_from_dataset(path: Path, source: str, dataset: rasterio.DatasetReader) -> RasterInfo:
     if dataset.crs is None:
         raise InputError(
-            path, "raster has no CRS (coordinate reference system); CRS = None, expected e.g. "
-            "RESDC's Albers (+proj=aea +lat_1=25 +lat_2=47 +lon_0=105 +ellps=krass)"
+            path,
+            "raster has no CRS (coordinate reference system); CRS = None, expected e.g. "
+            "RESDC's Albers (+proj=aea +lat_1=25 +lat_2=47 +lon_0=105 +ellps=krass)",
         )
     transform = dataset.transform
     if transform.b != 0 or transform.d != 0:
@@ -187,6 +189,4 @@ def _authalic_q(lat_rad: np.ndarray, es: float) -> np.ndarray:
     if es == 0.0:
         return 2.0 * sin
     e = math.sqrt(es)
-    return (1 - es) * (
-        sin / (1 - es * sin**2) - np.log((1 - e * sin) / (1 + e * sin)) / (2 * e)
-    )
+    return (1 - es) * (sin / (1 - es * sin**2) - np.log((1 - e * sin) / (1 + e * sin)) / (2 * e))

@@ -42,7 +42,7 @@ from numba import njit
 from rasterio.windows import Window
 
 from pipeline.boundaries import check_raster_coverage, to_crs_of_grid
-from pipeline.errors import InputError, PipelineWarning
+from pipeline.errors import InputError
 from pipeline.rasters import RasterInfo, read_info, row_areas_m2
 
 Mode = Literal["auto", "centre", "exact"]
@@ -244,7 +244,9 @@ def _prepare_job(
     grid = next(iter(infos.values()))
     projected = to_crs_of_grid(units, grid.crs, raster_path=grid.path)
     bounds = _grid_bounds(grid)
-    check_raster_coverage(projected, bounds, ", ".join(str(i.path) for i in infos.values()))
+    with warnings.catch_warnings():  # shares of areas in degrees² are still right
+        warnings.filterwarnings("ignore", "Geometry is in a geographic CRS", UserWarning)
+        check_raster_coverage(projected, bounds, ", ".join(str(i.path) for i in infos.values()))
     geometries = _clip_and_orient(projected.geometry.to_numpy(), bounds)
     chosen = _choose_mode(geometries, grid) if mode == "auto" else mode
     n_units = len(geometries)
@@ -370,7 +372,7 @@ def _merge_all_ranges(counts: Iterator[_Counts] | Sequence[_Counts]) -> list[int
 
 
 def _rebin(job: _GridJob, counts: dict[int, _Counts], overflow: list[int]) -> _GridJob:
-    low, high = overflow
+    high = overflow[1]
     problems = []
     for layer in job.layers:
         rng = counts[layer.year].out_of_range
@@ -502,10 +504,10 @@ def _unit_ids(job: _GridJob, row_start: int, row_stop: int) -> np.ndarray:
     if len(inside) == 0:
         return ids
     t = job.transform
-    strip_transform = t * Affine.translation(0, row_start)
+    strip_transform = t @ Affine.translation(0, row_start)
     # clip to the strip plus one pixel: fewer edges for GDAL, same pixel centres inside
-    x0, y_top = strip_transform * (-1, -1)
-    x1, y_bottom = strip_transform * (job.width + 1, height + 1)
+    x0, y_top = strip_transform @ (-1, -1)
+    x1, y_bottom = strip_transform @ (job.width + 1, height + 1)
     pieces = shapely.clip_by_rect(
         job.geometries[inside],
         min(x0, x1), min(y_top, y_bottom), max(x0, x1), max(y_top, y_bottom),
@@ -566,7 +568,7 @@ def _count_exact_strip(
 
 
 @njit(nogil=True, cache=True)
-def _count_centre(ids, data, nodata, has_nodata, row_area_m2, pixels, area_m2, track_area):  # noqa: ANN001, ANN202
+def _count_centre(ids, data, nodata, has_nodata, row_area_m2, pixels, area_m2, track_area):
     """pixels[id, code] += 1 (area_m2 += the row's cell area); returns out-of-range min, max."""
     n_bins = pixels.shape[1] - 1
     low = np.iinfo(np.int64).max
@@ -593,9 +595,9 @@ def _count_centre(ids, data, nodata, has_nodata, row_area_m2, pixels, area_m2, t
 
 
 @njit(nogil=True, cache=True)
-def _count_exact_unit(  # noqa: ANN202, PLR0913
-    unit, edges, col_min, col_max, data, row_start, nodata, has_nodata, row_area_m2, pixels,  # noqa: ANN001
-    area_m2, track_area,  # noqa: ANN001
+def _count_exact_unit(
+    unit, edges, col_min, col_max, data, row_start, nodata, has_nodata, row_area_m2, pixels,
+    area_m2, track_area,
 ):  # fmt: skip
     """Coverage-weighted counts of one unit over one strip; returns out-of-range min, max."""
     rows = data.shape[0]
@@ -633,7 +635,7 @@ def _count_exact_unit(  # noqa: ANN202, PLR0913
 
 
 @njit(nogil=True, cache=True)
-def _draw_edge(cover, x0, y0, x1, y1):  # noqa: ANN001, ANN202
+def _draw_edge(cover, x0, y0, x1, y1):
     """Add an edge's signed area to ``cover``; a running sum along a row gives coverage.
 
     The signed-area accumulation of font rasterisers (font-rs): for each row the edge
@@ -653,8 +655,8 @@ def _draw_edge(cover, x0, y0, x1, y1):  # noqa: ANN001, ANN202
     x = x0
     if y0 < 0.0:
         x -= y0 * dxdy
-    y_first = max(0, int(math.floor(y0)))
-    y_last = min(height, int(math.ceil(y1)))
+    y_first = max(0, math.floor(y0))
+    y_last = min(height, math.ceil(y1))
     for y in range(y_first, y_last):
         dy = min(y + 1.0, y1) - max(float(y), y0)
         x_next = x + dxdy * dy

@@ -111,7 +111,7 @@ def vector_file(tmp_path: Path) -> Callable[..., Path]:
 # --- land-use rasters and irregular units (zonal, rasters, benchmark tests) --------------
 
 
-def _synthetic_inputs():  # noqa: ANN202
+def _synthetic_inputs():
     """The seeded generators shared with ``benchmarks/zonal.py``."""
     import importlib.util
 
@@ -145,7 +145,7 @@ def irregular_units() -> Callable[..., object]:
     of wiggly non-overlapping polygons covering most of a ``pixels``-square grid."""
     synthetic = _synthetic_inputs()
 
-    def make(n_units: int = 8, pixels: int = 200, transform: object = None, seed: int = 0):  # noqa: ANN202
+    def make(n_units: int = 8, pixels: int = 200, transform: object = None, seed: int = 0):
         transform = transform or synthetic.grid_transform(pixels)
         return synthetic.irregular_units(n_units, transform, pixels, seed=seed)
 

@@ -1,0 +1,255 @@
+"""The zonal engine against rasterstats, exactextract and geodesic areas; its error paths."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import rasterio
+import shapely
+from affine import Affine
+from exactextract import exact_extract
+from pyproj import Geod
+from rasterstats import zonal_stats
+
+from pipeline import zonal
+from pipeline.errors import InputError, PipelineWarning
+
+PIXELS = 240
+
+
+def rasterstats_table(units, path, nodata=255) -> pd.DataFrame:
+    """``unit, code, pixels`` from rasterstats' categorical counts (centre rule)."""
+    stats = zonal_stats(units, str(path), categorical=True, nodata=nodata)
+    pairs = zip(units["unit"], stats, strict=True)
+    rows = [(u, c, float(n)) for u, d in pairs for c, n in d.items()]
+    return pd.DataFrame(rows, columns=["unit", "code", "pixels"])
+
+
+def exactextract_table(units, path) -> pd.DataFrame:
+    """``unit, code, pixels`` as exactextract's coverage-weighted cell counts."""
+    frame = exact_extract(
+        str(path), units, ["unique", "frac", "count"], include_cols=["unit"], output="pandas"
+    )
+    columns = [frame[name] for name in ("unit", "unique", "frac", "count")]
+    rows = [
+        (u, int(c), f * n)
+        for u, cs, fs, n in zip(*columns, strict=True)
+        for c, f in zip(cs, fs, strict=True)
+    ]
+    return pd.DataFrame(rows, columns=["unit", "code", "pixels"])
+
+
+def sorted_pixels(frame: pd.DataFrame) -> pd.DataFrame:
+    table = frame[["unit", "code", "pixels"]].astype({"code": "int64", "pixels": "float64"})
+    return table.sort_values(["unit", "code"], ignore_index=True)
+
+
+@pytest.fixture
+def inputs(landuse_raster, irregular_units):
+    return irregular_units(9, PIXELS), landuse_raster(PIXELS)
+
+
+def test_centre_equals_rasterstats(inputs) -> None:
+    units, path = inputs
+    result = zonal.tabulate(units, {2020: path}, mode="centre")
+    expected = rasterstats_table(units, path)
+    pd.testing.assert_frame_equal(sorted_pixels(result.areas), sorted_pixels(expected))
+    assert result.mode_used == {2020: "centre"}
+    # 30 m pixels: 900 m² = 0.09 ha each
+    np.testing.assert_allclose(result.areas["area_ha"], result.areas["pixels"] * 0.09)
+
+
+def test_exact_equals_exactextract(inputs) -> None:
+    units, path = inputs
+    result = zonal.tabulate(units, {2020: path}, mode="exact")
+    ours = sorted_pixels(result.areas)
+    theirs = sorted_pixels(exactextract_table(units, path))
+    assert ours[["unit", "code"]].equals(theirs[["unit", "code"]])
+    np.testing.assert_allclose(ours["pixels"], theirs["pixels"], rtol=1e-4)
+
+
+def test_exact_areas_add_up_to_polygon_areas(inputs) -> None:
+    units, path = inputs
+    result = zonal.tabulate(units, {2020: path}, mode="exact")
+    valid_ha = result.areas.groupby("unit")["area_ha"].sum()
+    total_ha = valid_ha + result.nodata_ha.set_index("unit")["nodata_ha"]
+    polygon_ha = units.set_index("unit").geometry.area / 10_000  # m² → ha
+    np.testing.assert_allclose(total_ha.sort_index(), polygon_ha.sort_index(), rtol=1e-9)
+
+
+def test_nodata_is_excluded_and_reported(inputs) -> None:
+    units, path = inputs
+    result = zonal.tabulate(units, {2020: path}, mode="centre")
+    assert 255 not in set(result.areas["code"])
+    assert result.nodata_ha["nodata_ha"].sum() > 0
+    with rasterio.open(path) as dataset:
+        nodata_px = (dataset.read(1) == 255).sum()
+    assert result.nodata_ha["nodata_ha"].sum() <= nodata_px * 0.09 + 1e-9
+
+
+def test_auto_picks_exact_on_coarse_and_centre_on_fine(landuse_raster, irregular_units) -> None:
+    coarse = landuse_raster(60, name="coarse.tif")
+    units = irregular_units(9, 60)
+    assert zonal.tabulate(units, {2020: coarse}).mode_used == {2020: "exact"}
+    fine_transform = Affine(1.0, 0, 400_000.0, 0, -1.0, 3_100_000.0)
+    fine = landuse_raster(1200, name="fine.tif", transform=fine_transform, nodata_corner=False)
+    big_units = irregular_units(2, 1200, transform=fine_transform)
+    assert zonal.tabulate(big_units, {2020: fine}).mode_used == {2020: "centre"}
+
+
+def test_geographic_raster_areas_match_geodesic_areas(landuse_raster, irregular_units) -> None:
+    transform = Affine(0.01, 0, 104.0, 0, -0.01, 29.0)  # 300 × 300 cells of 0.01°
+    path = landuse_raster(300, transform=transform, crs="EPSG:4326", nodata_corner=False)
+    units = irregular_units(6, 300, transform=transform).set_crs("EPSG:4326", allow_override=True)
+    units["geometry"] = shapely.segmentize(units.geometry.to_numpy(), 0.005)
+    result = zonal.tabulate(units, {2020: path}, mode="exact")
+    ours_ha = result.areas.groupby("unit")["area_ha"].sum().sort_index()
+    geod = Geod(ellps="WGS84")
+    geodesic_m2 = [abs(geod.geometry_area_perimeter(g)[0]) for g in units.geometry]
+    expected_ha = pd.Series(geodesic_m2, index=units["unit"]).sort_index() / 10_000  # m² → ha
+    np.testing.assert_allclose(ours_ha, expected_ha, rtol=1e-3)
+
+
+def test_years_on_one_grid_share_one_rasterization(inputs, landuse_raster) -> None:
+    units, path_2015 = inputs
+    path_2020 = landuse_raster(PIXELS, name="lu2020.tif", seed=7)
+    path_2025 = landuse_raster(PIXELS, name="lu2025.tif", seed=8)
+    rasters = {2015: path_2015, 2020: path_2020, 2025: path_2025}
+    result = zonal.tabulate(units, rasters, mode="centre")
+    assert result.rasterizations == 1
+    assert set(result.grid_of_year.values()) == {0}
+    for year, path in rasters.items():
+        one_year = result.areas[result.areas["year"] == year]
+        pd.testing.assert_frame_equal(
+            sorted_pixels(one_year), sorted_pixels(rasterstats_table(units, path))
+        )
+
+
+def test_two_grids_each_rasterized_and_right(inputs, landuse_raster) -> None:
+    units, path_fine = inputs
+    coarse_transform = Affine(60.0, 0, 400_000.0, 0, -60.0, 3_100_000.0)
+    path_coarse = landuse_raster(PIXELS // 2, name="coarse.tif", transform=coarse_transform)
+    result = zonal.tabulate(units, {2015: path_fine, 2020: path_coarse}, mode="centre")
+    assert result.rasterizations == 2
+    assert result.grid_of_year == {2015: 0, 2020: 1}
+    for year, path in ((2015, path_fine), (2020, path_coarse)):
+        one_year = result.areas[result.areas["year"] == year]
+        pd.testing.assert_frame_equal(
+            sorted_pixels(one_year), sorted_pixels(rasterstats_table(units, path))
+        )
+
+
+def test_units_in_another_crs_are_reprojected(inputs) -> None:
+    units, path = inputs
+    in_albers = zonal.tabulate(units, {2020: path}, mode="exact").areas
+    in_wgs84 = zonal.tabulate(units.to_crs("EPSG:4326"), {2020: path}, mode="exact").areas
+    np.testing.assert_allclose(
+        sorted_pixels(in_wgs84)["pixels"], sorted_pixels(in_albers)["pixels"], rtol=1e-6
+    )
+
+
+def test_progress_bar_does_not_change_results(inputs) -> None:
+    units, path = inputs
+    quiet = zonal.tabulate(units, {2020: path}, mode="centre", progress=False)
+    shown = zonal.tabulate(units, {2020: path}, mode="centre", progress=True)
+    pd.testing.assert_frame_equal(quiet.areas, shown.areas)
+
+
+def test_int16_codes_above_255(tmp_path, small_units) -> None:
+    units = small_units
+    data = np.where(np.arange(100)[:, None] < 50, 1000, 11).astype("int16") + np.zeros(
+        (100, 100), "int16"
+    )
+    path = write_array(tmp_path / "codes.tif", data, nodata=-1)
+    result = zonal.tabulate(units, {2020: path}, mode="centre")
+    assert set(result.areas["code"]) == {11, 1000}
+    expected = rasterstats_table(units, path, nodata=-1)
+    pd.testing.assert_frame_equal(sorted_pixels(result.areas), sorted_pixels(expected))
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def write_array(path, data, crs="EPSG:32648", nodata=None, transform=None):
+    """A one-band GeoTIFF of ``data`` on the synthetic grid."""
+    transform = transform or Affine(30.0, 0, 400_000.0, 0, -30.0, 3_100_000.0)
+    profile = {"driver": "GTiff", "width": data.shape[1], "height": data.shape[0], "count": 1}
+    profile |= {"dtype": data.dtype.name, "transform": transform, "nodata": nodata}
+    if crs is not None:
+        profile["crs"] = crs
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(data, 1)
+    return path
+
+
+@pytest.fixture
+def small_units(irregular_units):
+    return irregular_units(3, 100).set_crs("EPSG:32648", allow_override=True)
+
+
+def test_raster_without_crs(tmp_path, small_units) -> None:
+    path = write_array(tmp_path / "nocrs.tif", np.full((100, 100), 11, "uint8"), crs=None)
+    with pytest.raises(InputError, match=r"nocrs\.tif.*no CRS.*CRS = None"):
+        zonal.tabulate(small_units, {2020: path})
+
+
+def test_float_raster_with_fractional_codes(tmp_path, small_units) -> None:
+    data = np.full((100, 100), 11.0, "float32")
+    data[50, 50] = 21.5
+    path = write_array(tmp_path / "float.tif", data)
+    with pytest.raises(InputError, match=r"float\.tif.*fractional.*21\.5"):
+        zonal.tabulate(small_units, {2020: path})
+
+
+def test_float_raster_with_whole_codes_is_fine(tmp_path, small_units) -> None:
+    data = np.full((100, 100), 11.0, "float32")
+    data[:10] = np.nan
+    path = write_array(tmp_path / "float.tif", data)
+    result = zonal.tabulate(small_units, {2020: path}, mode="centre")
+    assert set(result.areas["code"]) == {11}
+
+
+def test_all_nodata_raster(tmp_path, small_units) -> None:
+    path = write_array(tmp_path / "empty.tif", np.full((100, 100), 255, "uint8"), nodata=255)
+    with pytest.raises(InputError, match=r"empty\.tif.*nodata.*255"):
+        zonal.tabulate(small_units, {2020: path})
+
+
+def test_raster_not_overlapping_names_units(tmp_path, small_units) -> None:
+    far = Affine(30.0, 0, 900_000.0, 0, -30.0, 3_100_000.0)
+    path = write_array(tmp_path / "far.tif", np.full((100, 100), 11, "uint8"), transform=far)
+    with pytest.raises(InputError, match=r"far\.tif.*outside.*'county_000'"):
+        zonal.tabulate(small_units, {2020: path})
+
+
+def test_units_partly_covered_warn_with_share(tmp_path, small_units) -> None:
+    data = np.full((50, 100), 11, "uint8")  # the grid's top half only
+    path = write_array(tmp_path / "half.tif", data)
+    with pytest.warns(PipelineWarning, match=r"half\.tif.*partly.*%"):
+        result = zonal.tabulate(small_units, {2020: path}, mode="centre")
+    assert set(result.areas["unit"]) <= set(small_units["unit"])
+
+
+def test_zero_without_declared_nodata(tmp_path, small_units) -> None:
+    data = np.full((100, 100), 11, "uint8")
+    data[:20] = 0
+    path = write_array(tmp_path / "zeros.tif", data)
+    with pytest.raises(InputError, match=r"zeros\.tif.*no nodata.*value 0.*\[landuse\] nodata"):
+        zonal.tabulate(small_units, {2020: path})
+    result = zonal.tabulate(small_units, {2020: path}, nodata=0, mode="centre")
+    assert set(result.areas["code"]) == {11}
+    assert result.nodata_ha["nodata_ha"].sum() > 0
+
+
+def test_unknown_mode_lists_modes(inputs) -> None:
+    units, path = inputs
+    with pytest.raises(InputError, match=r"mode should be one of auto, centre, exact; got 'fast'"):
+        zonal.tabulate(units, {2020: path}, mode="fast")
+
+
+def test_unknown_raster_type_lists_supported(tmp_path, small_units) -> None:
+    path = tmp_path / "landuse.asc"
+    path.write_text("ncols 1\n")
+    with pytest.raises(InputError, match=r"landuse\.asc.*'\.asc'.*supported: \.tif"):
+        zonal.tabulate(small_units, {2020: path})
