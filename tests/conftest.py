@@ -134,6 +134,7 @@ def landuse_raster(tmp_path: Path) -> Callable[..., Path]:
     synthetic = _synthetic_inputs()
 
     def make(pixels: int = 200, name: str = "landuse.tif", **kwargs: object) -> Path:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         return synthetic.write_landuse(tmp_path / name, pixels, **kwargs)
 
     return make
