@@ -1,0 +1,98 @@
+"""The command line: exit status, messages without tracebacks, outputs left as they were."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import REPO, TOY_STATISTICS
+
+from pipeline.cli import main
+from pipeline.export import COLUMN_NAMES_ZH
+
+MakeStudy = Callable[..., Path]
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` (relative path -> bytes), hidden files included."""
+    if not folder.exists():
+        return {}
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
+
+
+def test_run_writes_the_outputs(toy_study: MakeStudy, capsys: pytest.CaptureFixture[str]) -> None:
+    study = toy_study()
+    assert main(["run", str(study)]) == 0
+    processed = study.parent / "out" / "data" / "processed"
+    expected = {"landuse_areas.csv", "carbon_balance.csv", "zoning.csv", "carbon_balance.xlsx"}
+    assert expected | {"run.json"} <= set(snapshot(processed))
+    assert not [p for p in processed.iterdir() if p.name.endswith(".tmp")]
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_bad_input_exits_non_zero_and_leaves_outputs(
+    toy_study: MakeStudy, capsys: pytest.CaptureFixture[str]
+) -> None:
+    study = toy_study()
+    assert main(["run", str(study)]) == 0
+    processed = study.parent / "out" / "data" / "processed"
+    before = snapshot(processed)
+    bad = TOY_STATISTICS.astype(object).copy()
+    bad.loc[2, "gdp_100m_yuan"] = "n/a"
+    toy_study(statistics=bad)
+    capsys.readouterr()
+    assert main(["run", str(study)]) == 2
+    err = capsys.readouterr().err
+    assert "statistics.csv" in err
+    assert "row 4, column 'gdp_100m_yuan': not a number: 'n/a'" in err
+    assert "Traceback" not in err
+    assert snapshot(processed) == before
+
+
+def test_bad_input_in_a_real_process(toy_study: MakeStudy) -> None:
+    """The installed entry point: one message on stderr, no traceback, exit status 2."""
+    study = toy_study(text="[study]\nname = \n")
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline", "run", str(study)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert "TOML syntax error" in result.stderr
+    assert "study.toml" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (study.parent / "out").exists()
+
+
+def test_workbook_round_trip(toy_study: MakeStudy) -> None:
+    study = toy_study()
+    assert main(["run", str(study)]) == 0
+    processed = study.parent / "out" / "data" / "processed"
+    workbook = processed / "carbon_balance.xlsx"
+    for sheet in ("landuse_areas", "carbon_balance", "zoning"):
+        csv = pd.read_csv(processed / f"{sheet}.csv", encoding="utf-8-sig")
+        from_xlsx = pd.read_excel(workbook, sheet_name=sheet, header=1)
+        pd.testing.assert_frame_equal(from_xlsx, csv, check_dtype=False)
+        chinese = pd.read_excel(workbook, sheet_name=sheet, header=None, nrows=1)
+        expected = [COLUMN_NAMES_ZH.get(column, "") for column in csv.columns]
+        assert [("" if pd.isna(v) else v) for v in chinese.iloc[0]] == expected
+        assert "区县" in list(chinese.iloc[0])
+
+
+def test_workbook_without_chinese_headers(toy_study: MakeStudy) -> None:
+    from conftest import TOY_STUDY
+
+    study = toy_study(text=TOY_STUDY + "\n[output]\nxlsx_chinese_headers = false\n")
+    assert main(["run", str(study)]) == 0
+    processed = study.parent / "out" / "data" / "processed"
+    balance = pd.read_csv(processed / "carbon_balance.csv", encoding="utf-8-sig")
+    from_xlsx = pd.read_excel(processed / "carbon_balance.xlsx", sheet_name="carbon_balance")
+    pd.testing.assert_frame_equal(from_xlsx, balance, check_dtype=False)

@@ -1,0 +1,158 @@
+"""The study loader: every problem of a study file is reported at once, naming key and value."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from pipeline.cli import main
+from pipeline.errors import InputError, StudyError
+from pipeline.study import load_study
+
+MakeStudy = Callable[..., Path]
+
+
+def _with(extra: str, base: str | None = None) -> str:
+    """The toy study text with ``extra`` appended (new sections or replaced keys)."""
+    from conftest import TOY_STUDY
+
+    return (base or TOY_STUDY) + "\n" + extra
+
+
+def test_toy_study_loads(toy_study: MakeStudy) -> None:
+    study = load_study(toy_study())
+    assert study.name == "toy"
+    assert study.output_dir == study.path.parent / "out"
+    assert study.landuse.areas == study.path.parent / "areas.csv"
+    assert study.coefficients.energy_t_co2_per_tce == 2.66
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ("[zoning]\neec_brakes = [0.5, 1.0]\n", r"\[zoning\.eec_brakes\] unknown key"),
+        ("[zonning]\nbasis = 'mean'\n", r"\[zonning\] unknown section"),
+        ("[coefficients]\nenergy_t_co2_per_tce = 'high'\n", r"must be a number, got 'high'"),
+        ("[maps]\nclasses = true\n", r"\[maps\.classes\] must be an integer, got True"),
+        ("[zoning]\nsec_breaks = [2.0, 1.0]\n", r"ascending, got \[2\.0, 1\.0\]"),
+        ("[zoning]\neec_breaks = [0.5]\n", r"must be two numbers .*got \[0\.5\]"),
+        (
+            "[coefficients]\nrespiration_t_per_10k_people = -3285\n",
+            r"\[coefficients\.respiration_t_per_10k_people\] must be a finite number >= 0, "
+            r"got -3285",
+        ),
+        (
+            "[coefficients]\nsink_t_per_ha = { forest = -3.55 }\n",
+            r"\[coefficients\.sink_t_per_ha\.forest\] .* got -3\.55",
+        ),
+        (
+            "[coefficients]\nsink_t_per_ha = { wetland = 1.0 }\n",
+            r"unknown land class 'wetland'",
+        ),
+        ("[zoning]\nbasis = 'median'\n", r"\[zoning\.basis\] must be one of .*got 'median'"),
+        ("[compute]\nscheduler = 'gpu'\n", r"\[compute\.scheduler\] .*got 'gpu'"),
+    ],
+)
+def test_each_problem_names_key_and_value(toy_study: MakeStudy, extra: str, expected: str) -> None:
+    with pytest.raises(StudyError, match=expected) as caught:
+        load_study(toy_study(text=_with(extra)))
+    assert "study.toml" in str(caught.value)
+
+
+def test_missing_files_are_named_with_where_they_were_looked_for(toy_study: MakeStudy) -> None:
+    text = _with("[boundaries]\npath = 'nowhere/units.gpkg'\n").replace(
+        "statistics.csv", "stats_2020.csv"
+    )
+    with pytest.raises(StudyError) as caught:
+        load_study(toy_study(text=text))
+    message = str(caught.value)
+    assert "[statistics.path] file not found: 'stats_2020.csv'" in message
+    assert "[boundaries.path] file not found: 'nowhere/units.gpkg'" in message
+
+
+def test_missing_raster_names_the_year(toy_study: MakeStudy) -> None:
+    text = _with(
+        "[boundaries]\npath = 'areas.csv'\n",
+        base='[study]\nname = "t"\n[landuse]\nrasters = { 2015 = "lu_2015.tif" }\n'
+        '[statistics]\npath = "statistics.csv"\n',
+    )
+    with pytest.raises(StudyError, match=r"\[landuse\.rasters\.2015\] file not found: 'lu_2015"):
+        load_study(toy_study(text=text))
+
+
+def test_bad_raster_year(toy_study: MakeStudy) -> None:
+    text = (
+        '[study]\nname = "t"\n[boundaries]\npath = "areas.csv"\n'
+        '[landuse]\nrasters = { "20x5" = "areas.csv" }\n[statistics]\npath = "statistics.csv"\n'
+    )
+    with pytest.raises(StudyError, match=r"\[landuse\.rasters\.20x5\] year must be a four-digit"):
+        load_study(toy_study(text=text))
+
+
+def test_every_problem_is_listed_at_once(toy_study: MakeStudy) -> None:
+    extra = (
+        "[zoning]\neec_brakes = [0.5, 1.0]\nsec_breaks = [2.0, 1.0]\n"
+        "[coefficients]\nenergy_t_co2_per_tce = -1\n"
+    )
+    text = _with(extra).replace("statistics.csv", "missing.csv")
+    with pytest.raises(StudyError) as caught:
+        load_study(toy_study(text=text))
+    error = caught.value
+    assert len(error.problems) == 4
+    assert str(error).splitlines()[0].endswith("study.toml: 4 problems")
+    for fragment in ("eec_brakes", "sec_breaks", "energy_t_co2_per_tce", "missing.csv"):
+        assert fragment in str(error)
+
+
+def test_toml_syntax_error_gives_the_line(toy_study: MakeStudy) -> None:
+    with pytest.raises(StudyError, match=r"TOML syntax error: .*line 4"):
+        load_study(toy_study(text='[study]\nname = "t"\n\nname2 = \n'))
+
+
+def test_study_file_not_found(tmp_path: Path) -> None:
+    with pytest.raises(StudyError, match=r"nope\.toml: study file not found"):
+        load_study(tmp_path / "nope.toml")
+
+
+def test_study_file_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "study.toml"
+    path.write_bytes('[study]\nname = "贵阳"\n'.encode("gb18030"))
+    with pytest.raises(StudyError, match="is not UTF-8 text"):
+        load_study(path)
+
+
+def test_required_sections(tmp_path: Path) -> None:
+    path = tmp_path / "study.toml"
+    path.write_text('[study]\nname = "t"\n', encoding="utf-8")
+    with pytest.raises(StudyError) as caught:
+        load_study(path)
+    assert "[landuse] section is required but missing" in str(caught.value)
+    assert "[statistics] section is required but missing" in str(caught.value)
+
+
+def test_study_errors_are_input_errors() -> None:
+    assert issubclass(StudyError, InputError)
+    assert issubclass(StudyError, ValueError)
+
+
+def test_validate_lists_every_problem_and_writes_nothing(
+    toy_study: MakeStudy, capsys: pytest.CaptureFixture[str]
+) -> None:
+    extra = "[zoning]\neec_brakes = [0.5, 1.0]\n[coefficients]\nenergy_t_co2_per_tce = -1\n"
+    study = toy_study(text=_with(extra).replace("areas.csv", "gone.csv"))
+    assert main(["validate", str(study)]) != 0
+    err = capsys.readouterr().err
+    assert "3 problems" in err
+    for fragment in ("eec_brakes", "energy_t_co2_per_tce", "gone.csv"):
+        assert fragment in err
+    assert "Traceback" not in err
+    assert not (study.parent / "out").exists()
+
+
+def test_validate_ok(toy_study: MakeStudy, capsys: pytest.CaptureFixture[str]) -> None:
+    study = toy_study()
+    assert main(["validate", str(study)]) == 0
+    assert "no problems found" in capsys.readouterr().out
+    assert not (study.parent / "out").exists()
