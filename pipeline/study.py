@@ -41,6 +41,18 @@ DEFAULT_ZONE_MATRIX: dict[str, tuple[tuple[str, str], ...]] = {
 }
 EEC_DEFINITIONS = ("gdp_over_emission", "emission_over_gdp")
 ZONING_BASES = ("mean", "year")
+# mapclassify schemes for graduated maps ([maps] classification); the first six take k.
+MAP_CLASSIFICATIONS = (
+    "NaturalBreaks",
+    "FisherJenks",
+    "JenksCaspall",
+    "EqualInterval",
+    "Quantiles",
+    "MaximumBreaks",
+    "HeadTailBreaks",
+    "StdMean",
+    "BoxPlot",
+)
 
 
 @dataclass(frozen=True)
@@ -94,6 +106,7 @@ class MapSettings:
     language: str = "zh"
     classification: str = "NaturalBreaks"
     classes: int = 5
+    footnote: str | None = None  # extra data-source text appended to every map footnote
 
 
 @dataclass(frozen=True)
@@ -153,7 +166,7 @@ SECTION_KEYS: dict[str, set[str]] = {
     "statistics": {"path"},
     "coefficients": {"respiration_t_per_10k_people", "energy_t_co2_per_tce", "sink_t_per_ha"},
     "zoning": {"basis", "eec_definition", "eec_breaks", "sec_breaks", "matrix"},
-    "maps": {"language", "classification", "classes"},
+    "maps": {"language", "classification", "classes", "footnote"},
     "output": {"xlsx", "xlsx_chinese_headers"},
     "compute": {"scheduler"},
 }
@@ -479,8 +492,11 @@ def _maps(reader: _Reader) -> MapSettings:
         classes = 5
     return MapSettings(
         language=reader.choice("maps", "language", ("zh", "en"), "zh"),
-        classification=reader.get("maps", "classification", str, "NaturalBreaks"),
+        classification=reader.choice(
+            "maps", "classification", MAP_CLASSIFICATIONS, "NaturalBreaks"
+        ),
         classes=classes,
+        footnote=reader.get("maps", "footnote", str),
     )
 
 

@@ -1,0 +1,186 @@
+"""Map classes and palettes: values -> class bins -> colours (pure code, no drawing).
+
+Graduated maps classify a column with a :mod:`mapclassify` scheme (natural breaks by default).
+With few units the number of classes is capped at the number of distinct values, so no class
+is empty. Diverging maps (balance around 0, EEC and SEC around 1) add the centre as a break, so
+no class straddles it, and colour each class by which side of the centre it lies on and how far.
+The same classes and colours serve the PNG maps and the QGIS styles of the GeoPackage.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import mapclassify
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.colors import to_hex
+
+from pipeline.errors import InputError
+from pipeline.study import MAP_CLASSIFICATIONS
+
+# The names of ``[maps] classification``; these three choose their own number of classes.
+CLASSIFICATION_SCHEMES: tuple[str, ...] = MAP_CLASSIFICATIONS
+SCHEMES_WITHOUT_K: tuple[str, ...] = ("HeadTailBreaks", "StdMean", "BoxPlot")
+
+ZONE_COLOURS: dict[str, str] = {
+    "intensity_control": "#d6604d",
+    "budget_balance": "#f2c14e",
+    "sink_function": "#4d9a4f",
+    "low_carbon_optimisation": "#4a7fb5",
+}
+LAND_CLASS_COLOURS: dict[str, str] = {
+    "cropland": "#e9c46a",
+    "forest": "#2d6a4f",
+    "grassland": "#95c561",
+    "water": "#4ea8de",
+    "built_up": "#c44536",
+    "unused": "#b8b8b8",
+    "other": "#8d6e63",
+}
+# Seed for the random starts of NaturalBreaks/JenksCaspall, so reruns draw the same map.
+CLASSIFICATION_SEED = 20230215
+
+
+@dataclass(frozen=True)
+class Classes:
+    """Classes of one column: upper bounds, the class of each value, one colour per class."""
+
+    lower: tuple[float, ...]
+    upper: tuple[float, ...]
+    class_of_value: tuple[int, ...]
+    colours: tuple[str, ...]
+
+    @property
+    def count(self) -> int:
+        """Number of classes."""
+        return len(self.upper)
+
+    def value_colours(self) -> list[str]:
+        """The colour of each classified value, in input order."""
+        return [self.colours[index] for index in self.class_of_value]
+
+
+def check_scheme(scheme: str, source: str = "[maps] classification") -> str:
+    """Return ``scheme`` if it is a known classification, else raise listing the valid ones."""
+    if scheme not in CLASSIFICATION_SCHEMES:
+        valid = ", ".join(CLASSIFICATION_SCHEMES)
+        raise InputError(source, f"unknown classification {scheme!r} (valid: {valid})")
+    return scheme
+
+
+def class_count(values: Sequence[float], requested: int) -> int:
+    """``requested`` capped at the number of distinct finite values (at least 1)."""
+    finite = np.asarray(values, dtype=float)
+    distinct = len(np.unique(finite[np.isfinite(finite)]))
+    return max(1, min(requested, distinct))
+
+
+def upper_bounds(values: Sequence[float], scheme: str, k: int) -> list[float]:
+    """Class upper bounds of ``values`` under ``scheme`` with at most ``k`` classes."""
+    check_scheme(scheme)
+    y = np.asarray(values, dtype=float)
+    k = class_count(y, k)
+    if k == 1:
+        return [float(y.max())]
+    if scheme in SCHEMES_WITHOUT_K:
+        bins = mapclassify.classify(y, scheme).bins
+    else:
+        state = np.random.get_state()
+        np.random.seed(CLASSIFICATION_SEED)
+        try:
+            bins = getattr(mapclassify, scheme)(y, k=k).bins
+        finally:
+            np.random.set_state(state)
+    bounds = sorted({float(b) for b in bins if b >= y.min()} | {float(y.max())})
+    return [b for b in bounds if b <= y.max()]
+
+
+def split_at_centre(
+    lower: list[float], upper: list[float], values: Sequence[float], centre: float
+) -> tuple[list[float], list[float]]:
+    """Cut the class that straddles ``centre`` so that every class lies on one side of it.
+
+    A class ``(lower, upper]`` holding values on both sides becomes two classes; holding
+    values on one side only, it shrinks to that side (leaving an empty gap at the centre).
+    """
+    y = np.asarray(values, dtype=float)
+    for index, (lo, hi) in enumerate(zip(lower, upper, strict=True)):
+        if not lo < centre < hi:
+            continue
+        inside = y[(y >= lo) & (y <= hi)] if index == 0 else y[(y > lo) & (y <= hi)]
+        below, above = inside[inside <= centre], inside[inside > centre]
+        if len(below) and len(above):
+            return (
+                [*lower[: index + 1], centre, *lower[index + 1 :]],
+                [*upper[:index], centre, *upper[index:]],
+            )
+        if len(above):
+            return [*lower[:index], centre, *lower[index + 1 :]], upper
+        return lower, [*upper[:index], float(below.max()), *upper[index + 1 :]]
+    return lower, upper
+
+
+def assign(values: Sequence[float], bounds: Sequence[float]) -> tuple[int, ...]:
+    """Class index of each value: the first class whose upper bound is >= the value."""
+    index = np.searchsorted(np.asarray(bounds, dtype=float), np.asarray(values, dtype=float))
+    return tuple(int(i) for i in np.minimum(index, len(bounds) - 1))
+
+
+def sequential_colours(cmap: str, count: int) -> list[str]:
+    """``count`` colours from light to dark along ``cmap`` (skipping its palest end)."""
+    palette = colormaps[cmap]
+    positions = [0.5] if count == 1 else np.linspace(0.2, 0.9, count)
+    return [to_hex(palette(float(p))) for p in positions]
+
+
+def diverging_colours(
+    lower: Sequence[float],
+    upper: Sequence[float],
+    cmap: str,
+    centre: float,
+    *,
+    ratio: bool = False,
+) -> list[str]:
+    """A colour per class: the side of ``centre`` picks the hue, the distance the shade.
+
+    With ``ratio`` the distance is measured on a log scale (0.5 is as far from 1 as 2).
+    """
+    transform = (lambda v: math.log(max(v, 1e-12))) if ratio else (lambda v: v)
+    middle = [
+        transform((lo + hi) / 2.0) - transform(centre) for lo, hi in zip(lower, upper, strict=True)
+    ]
+    reach = max(
+        max(abs(transform(v) - transform(centre)) for v in (*lower, *upper)),
+        1e-12,
+    )
+    palette = colormaps[cmap]
+    colours = []
+    for offset in middle:
+        share = min(abs(offset) / reach, 1.0)
+        position = 0.5 + math.copysign(0.12 + 0.36 * share, offset)
+        colours.append(to_hex(palette(position)))
+    return colours
+
+
+def classify_values(
+    values: Sequence[float],
+    *,
+    scheme: str,
+    k: int,
+    cmap: str,
+    centre: float | None = None,
+    ratio: bool = False,
+) -> Classes:
+    """Classify ``values`` and colour the classes (diverging when ``centre`` is given)."""
+    y = np.asarray(values, dtype=float)
+    upper = upper_bounds(y, scheme, k)
+    lower = [float(y.min()), *upper[:-1]]
+    if centre is not None:
+        lower, upper = split_at_centre(lower, upper, y, centre)
+        colours = diverging_colours(lower, upper, cmap, centre, ratio=ratio)
+    else:
+        colours = sequential_colours(cmap, len(upper))
+    return Classes(tuple(lower), tuple(upper), assign(y, upper), tuple(colours))
