@@ -7,6 +7,7 @@ reported with :class:`~pipeline.errors.PipelineWarning` through :func:`warnings.
 from __future__ import annotations
 
 import csv
+import difflib
 import os
 import sqlite3
 import uuid
@@ -46,6 +47,7 @@ def read_units(
     layer: str | None = None,
     name_field: str = "name",
     unit_field: str | None = None,
+    encoding: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Read boundary polygons into one row per reporting unit.
 
@@ -60,6 +62,9 @@ def read_units(
     unit_field
         Optional field grouping features into reporting units; features sharing a value are
         dissolved into one polygon.
+    encoding
+        Attribute encoding (e.g. ``"GBK"``) for a Shapefile whose .dbf has no .cpg file;
+        ``None`` lets GDAL decide (the .cpg, else the .dbf's language id).
 
     Returns
     -------
@@ -74,8 +79,9 @@ def read_units(
     """
     path = Path(path)
     layer = _check_layer(path, layer)
-    _check_fields(path, layer, [name_field] + ([unit_field] if unit_field else []))
-    frame = _read_frame(path, layer, [name_field] + ([unit_field] if unit_field else []))
+    fields = [name_field] + ([unit_field] if unit_field else [])
+    _check_fields(path, layer, fields, encoding)
+    frame = _read_frame(path, layer, fields, encoding)
     if frame.crs is None:
         raise InputError(path, f"layer {layer!r} has no CRS; assign one (e.g. EPSG:4326)")
     labels = _feature_labels(frame, name_field)
@@ -101,8 +107,8 @@ def _check_layer(path: Path, layer: str | None) -> str:
     return layer
 
 
-def _check_fields(path: Path, layer: str, wanted: list[str]) -> None:
-    fields = [str(f) for f in pyogrio.read_info(path, layer=layer)["fields"]]
+def _check_fields(path: Path, layer: str, wanted: list[str], encoding: str | None = None) -> None:
+    fields = [str(f) for f in pyogrio.read_info(path, layer=layer, encoding=encoding)["fields"]]
     problems = [
         f"field {describe_unmatched(field, fields)} not found in layer {layer!r}; "
         f"fields: {', '.join(fields) or '(none)'}"
@@ -113,8 +119,12 @@ def _check_fields(path: Path, layer: str, wanted: list[str]) -> None:
         raise InputError(path, problems)
 
 
-def _read_frame(path: Path, layer: str, columns: list[str]) -> gpd.GeoDataFrame:
-    frame = pyogrio.read_dataframe(path, layer=layer, columns=columns, fid_as_index=True)
+def _read_frame(
+    path: Path, layer: str, columns: list[str], encoding: str | None = None
+) -> gpd.GeoDataFrame:
+    frame = pyogrio.read_dataframe(
+        path, layer=layer, columns=columns, fid_as_index=True, encoding=encoding
+    )
     return gpd.GeoDataFrame(frame, geometry="geometry", crs=frame.crs)
 
 
@@ -402,13 +412,25 @@ def _matches(region: str, divisions: list[_Division]) -> list[_Division]:
     return [d for d in divisions if d.name.startswith(stem)]
 
 
+def _close_names(key: str, names: set[str], limit: int = 5) -> list[str]:
+    """Close spellings, also comparing without the 省/市/县/区 suffix (贵洋 -> 贵阳市)."""
+    stem = key.rstrip("省市县区")
+    by_stem: dict[str, list[str]] = {}
+    for name in sorted(names):
+        by_stem.setdefault(name.rstrip("省市县区") or name, []).append(name)
+    close = near_misses(key, names, limit=limit)
+    # two-character stems differ by one character at ratio 0.5, below near_misses' cutoff
+    similar = difflib.get_close_matches(stem, list(by_stem), n=limit, cutoff=0.5)
+    close = [n for s in similar for n in by_stem[s]] + close
+    return list(dict.fromkeys(close))[:limit]
+
+
 def _resolve(region: str, divisions: list[_Division]) -> list[_Division]:
     """County-level divisions of ``region`` (a name, short name or adcode)."""
     key = normalise_name(region)
     matches = sorted(_matches(key, divisions), key=lambda d: (_LEVEL_RANK[d.level], d.adcode))
     if not matches:
-        names = {d.name for d in divisions}
-        close = near_misses(key, names, limit=5)
+        close = _close_names(key, {d.name for d in divisions})
         hint = f"; close matches: {', '.join(close)}" if close else ""
         raise InputError("region", f"{region!r} is not a Chinese province, city or county{hint}")
     candidates: dict[tuple[str, ...], _Division] = {}
