@@ -31,6 +31,19 @@ def _validate(args: argparse.Namespace) -> None:
     print(f"{study.path}: no problems found")
 
 
+def _boundaries(args: argparse.Namespace) -> None:
+    from pipeline.boundaries import boundaries_command
+
+    print(f"wrote {boundaries_command(args.region, args.out, args.unit_map)}")
+
+
+def _demo(args: argparse.Namespace) -> None:
+    from pipeline.demo import demo_command
+
+    for path in demo_command(args.out_dir, pixel_size_m=args.pixel_size, preview_png=args.preview):
+        print(f"wrote {path}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``carbon-zoning`` argument parser, one sub-command per stage a user re-runs."""
     parser = argparse.ArgumentParser(
@@ -44,6 +57,18 @@ def build_parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="check every input, write nothing")
     validate.add_argument("study", type=Path)
     validate.set_defaults(handler=_validate)
+    demo = commands.add_parser("demo", help="write the synthetic Guiyang demo rasters")
+    demo.add_argument("--out-dir", type=Path, default=Path("data/raw"))
+    demo.add_argument("--pixel-size", type=float, default=30.0, help="metres (default 30)")
+    demo.add_argument("--preview", type=Path, default=None, help="also write a PNG preview")
+    demo.set_defaults(handler=_demo)
+    regions = commands.add_parser("boundaries", help="county polygons of a Chinese region")
+    regions.add_argument("region", help="name (贵阳市, 贵阳) or adcode (520100)")
+    regions.add_argument("--out", type=Path, required=True, help="GeoPackage to write")
+    regions.add_argument(
+        "--unit-map", default=None, help="'districts' (区 -> 市辖区) or a CSV adcode|name,unit"
+    )
+    regions.set_defaults(handler=_boundaries)
     return parser
 
 
