@@ -83,14 +83,20 @@ def read_units(study: Study) -> gpd.GeoDataFrame | None:
     if study.boundaries is None:
         return None
     from pipeline import boundaries
+    from pipeline.encodings import mojibake_hint
 
     settings = study.boundaries
-    return boundaries.read_units(
+    units = boundaries.read_units(
         settings.path,
         layer=settings.layer,
         name_field=settings.name_field,
         unit_field=settings.unit_field,
+        encoding=settings.encoding,
     )
+    hint = None if settings.encoding else mojibake_hint(units["unit"])
+    if hint is not None:
+        raise InputError(settings.path, f"field {settings.name_field!r}: {hint}")
+    return units
 
 
 def tabulate_areas(study: Study, units: gpd.GeoDataFrame | None) -> pd.DataFrame:
@@ -157,7 +163,9 @@ def check_area_table_units(
 def load_inputs(study: Study, timer: Timer) -> Inputs:
     """Read and check every input of the study."""
     with timer.stage("statistics"):
-        stats = statistics.load_statistics(study.statistics_path)
+        stats = statistics.load_statistics(
+            study.statistics_path, sheet=study.statistics_sheet, log=print
+        )
     with timer.stage("boundaries"):
         units = read_units(study)
     with timer.stage("zonal"):
@@ -257,7 +265,7 @@ def validate(study_path: str | Path) -> Study:
     study = load_study(study_path)
     problems: list[str] = []
     checks = [
-        lambda: statistics.load_statistics(study.statistics_path),
+        lambda: statistics.load_statistics(study.statistics_path, sheet=study.statistics_sheet),
         lambda: landuse.load_scheme(study.landuse.scheme),
         lambda: read_units(study),
     ]

@@ -3,11 +3,21 @@
 Energy use is given either as a total (``energy_tce``) or as an intensity per GDP
 (``energy_intensity_tce_per_10k_yuan``, 万元GDP能耗). Every check collects all problems and
 raises one :class:`InputError` naming the file, the column and the value.
+
+The table is what users have: a CSV in UTF-8 (with or without BOM) or GB18030/GBK (what Excel
+writes on Chinese Windows), or an Excel workbook (.xlsx, first sheet or a named one), with
+English column ids or the Chinese headers of :data:`HEADER_ALIASES` (see ``docs/inputs.md``).
+Title rows above the header are skipped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import csv
+import io
+import re
+import unicodedata
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -24,33 +34,201 @@ TIDY_COLUMNS = ["unit", "year", "population_10k", "gdp_100m_yuan", "energy_tce"]
 # 1 亿元 (10^8 yuan) = 10^4 万元 (10^4 yuan): tce/万元 × 亿元 × 10^4 = tce
 TEN_K_YUAN_PER_100M_YUAN = 1e4
 
+CSV_SUFFIXES = (".csv", ".txt")
+EXCEL_SUFFIXES = (".xlsx", ".xlsm")
+CSV_ENCODINGS = ("utf-8-sig", "gb18030")
+HEADER_SEARCH_ROWS = 10
+"""The header is the first of this many rows naming both the unit and the year column."""
 
-def read_statistics(path: Path) -> pd.DataFrame:
-    """Read the statistics table as text columns (parsing and checks follow in :func:`tidy`)."""
-    try:
-        return pd.read_csv(path, dtype=str, encoding="utf-8-sig", keep_default_na=False)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
-        raise InputError(path, f"cannot read statistics CSV: {error}") from None
-    except UnicodeDecodeError as error:
+# Accepted column headers -> (column id, factor to the id's unit). Headers are matched after
+# NFKC (full-width brackets become ASCII), without whitespace and case-insensitively.
+HEADER_ALIASES: dict[str, tuple[str, float]] = {
+    "单位": ("unit", 1.0),
+    "区县": ("unit", 1.0),
+    "县区": ("unit", 1.0),
+    "地区": ("unit", 1.0),
+    "行政区": ("unit", 1.0),
+    "县(市、区)": ("unit", 1.0),
+    "年份": ("year", 1.0),
+    "年度": ("year", 1.0),
+    "年": ("year", 1.0),
+    "常住人口(万人)": ("population_10k", 1.0),
+    "年末常住人口(万人)": ("population_10k", 1.0),
+    "常住人口(人)": ("population_10k", 1e-4),  # people × 10^-4 = 10^4 people
+    "地区生产总值(亿元)": ("gdp_100m_yuan", 1.0),
+    "gdp(亿元)": ("gdp_100m_yuan", 1.0),
+    "地区生产总值(万元)": ("gdp_100m_yuan", 1e-4),  # 10^4 yuan × 10^-4 = 10^8 yuan
+    "能源消费总量(吨标准煤)": (ENERGY_TOTAL, 1.0),
+    "综合能源消费量(吨标准煤)": (ENERGY_TOTAL, 1.0),
+    "能源消费总量(万吨标准煤)": (ENERGY_TOTAL, 1e4),  # 10^4 tce × 10^4 = tce
+    "万元gdp能耗(吨标准煤/万元)": (ENERGY_INTENSITY, 1.0),
+    "单位gdp能耗(吨标准煤/万元)": (ENERGY_INTENSITY, 1.0),
+    "万元地区生产总值能耗(吨标准煤/万元)": (ENERGY_INTENSITY, 1.0),
+}
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """A statistics table as text cells, before any check.
+
+    ``frame`` is indexed so that ``index + 2`` is the row number a spreadsheet shows;
+    ``read_as`` says how it was read (format, encoding or sheet) for the run log;
+    ``source`` names the file (and sheet) in messages.
+    """
+
+    frame: pd.DataFrame
+    read_as: str
+    source: str
+    scales: dict[str, float] = field(default_factory=dict)
+
+
+def header_key(header: object) -> str:
+    """The matching form of a column header: NFKC, no whitespace, lower case."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(header))).lower()
+
+
+def read_statistics(path: Path, *, sheet: str | None = None) -> RawTable:
+    """Read a statistics CSV or Excel workbook as text cells (checks follow in :func:`tidy`).
+
+    CSV files are decoded as UTF-8 (BOM optional), else GB18030 (a superset of GBK/GB2312);
+    Excel workbooks are read from ``sheet`` or the first sheet.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".xls":
         raise InputError(
-            path, f"is not UTF-8 text ({error.reason} at byte {error.start})"
-        ) from None
+            path, "old Excel .xls workbooks are not supported; save it as .xlsx or CSV"
+        )
+    if suffix not in CSV_SUFFIXES + EXCEL_SUFFIXES:
+        supported = ", ".join(CSV_SUFFIXES + EXCEL_SUFFIXES)
+        raise InputError(path, f"unknown statistics format {suffix!r}; supported: {supported}")
+    if suffix in EXCEL_SUFFIXES:
+        rows, read_as, source = _excel_rows(path, sheet)
+    elif sheet is not None:
+        raise InputError(path, f"[statistics] sheet = {sheet!r} applies to Excel workbooks only")
+    else:
+        rows, read_as, source = _csv_rows(path)
+    frame, scales = _frame_from_rows(rows)
+    return RawTable(frame, read_as, source, scales)
 
 
-def tidy(raw: pd.DataFrame, source: str | Path) -> pd.DataFrame:
+def _decode(path: Path) -> tuple[str, str]:
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise InputError(path, f"cannot read statistics file: {error.strerror}") from None
+    for encoding in CSV_ENCODINGS:
+        try:
+            return data.decode(encoding), encoding
+        except UnicodeDecodeError:
+            continue
+    raise InputError(path, "is neither UTF-8 nor GB18030/GBK text; save it as UTF-8 CSV")
+
+
+def _csv_rows(path: Path) -> tuple[list[list[str]], str, str]:
+    text, encoding = _decode(path)
+    first_line = text.split("\n", 1)[0]
+    delimiter = next((d for d in (",", "\t", ";") if d in first_line), ",")
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    except csv.Error as error:
+        raise InputError(path, f"cannot parse CSV: {error}") from None
+    name = {"utf-8-sig": "UTF-8", "gb18030": "GB18030 (GBK)"}[encoding]
+    return rows, f"CSV, encoding {name}", str(path)
+
+
+def _excel_rows(path: Path, sheet: str | None) -> tuple[list[list[str]], str, str]:
+    import openpyxl
+
+    try:
+        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as error:  # openpyxl raises zip, XML and key errors
+        raise InputError(path, f"cannot be read as an Excel workbook ({error})") from None
+    try:
+        if sheet is not None and sheet not in workbook.sheetnames:
+            listed = ", ".join(repr(name) for name in workbook.sheetnames)
+            raise InputError(path, f"[statistics] sheet {sheet!r} not found; sheets: {listed}")
+        worksheet = workbook[sheet] if sheet is not None else workbook.worksheets[0]
+        rows = [[_cell_text(v) for v in row] for row in worksheet.iter_rows(values_only=True)]
+        title = worksheet.title
+    finally:
+        workbook.close()
+    return rows, f"Excel, sheet {title!r}", f"{path} (sheet {title!r})"
+
+
+def _cell_text(value: object) -> str:
+    """A cell as text: empty for None, whole floats without ``.0``."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _frame_from_rows(rows: list[list[str]]) -> tuple[pd.DataFrame, dict[str, float]]:
+    """The header row found, columns renamed to ids, blank rows dropped, index = row - 2."""
+    header_at = _find_header(rows)
+    header = list(rows[header_at]) if rows else []
+    body = rows[header_at + 1 :] if rows else []
+    width = max([len(header), *(len(row) for row in body)], default=0)
+    header += [f"column {i + 1}" for i in range(len(header), width)]
+    columns, scales = _rename_headers(header)
+    padded = [list(row) + [""] * (width - len(row)) for row in body]
+    frame = pd.DataFrame(padded, columns=columns, dtype=str)
+    frame.index = pd.RangeIndex(header_at, header_at + len(frame))
+    blank = frame.apply(lambda column: column.str.strip() == "").all(axis=1)
+    return frame[~blank], scales
+
+
+def _find_header(rows: list[list[str]]) -> int:
+    for number, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
+        ids = {_column_id(cell)[0] for cell in row}
+        if {"unit", "year"} <= ids:
+            return number
+    return 0
+
+
+def _column_id(header: object) -> tuple[str, float]:
+    key = header_key(header)
+    if key in HEADER_ALIASES:
+        return HEADER_ALIASES[key]
+    return normalise_name(header), 1.0
+
+
+def _rename_headers(header: list[str]) -> tuple[list[str], dict[str, float]]:
+    columns: list[str] = []
+    scales: dict[str, float] = {}
+    for cell in header:
+        column, scale = _column_id(cell)
+        if column in columns:
+            column = f"{column} (again: {normalise_name(cell)})"
+        columns.append(column)
+        if scale != 1.0:
+            scales[column] = scale
+    return columns, scales
+
+
+def tidy(
+    raw: pd.DataFrame, source: str | Path, scales: dict[str, float] | None = None
+) -> pd.DataFrame:
     """Check and convert a raw statistics table to the tidy frame.
 
-    Units are normalised (NFKC, whitespace), years and values parsed, energy converted to
+    ``raw`` holds text cells, indexed so that ``index + 2`` is the spreadsheet row. Units are
+    normalised (NFKC, whitespace), years and values parsed and multiplied by ``scales`` (per
+    column, for headers in other units such as 万吨标准煤), energy converted to
     ``energy_tce``. Extra columns (e.g. provenance) are dropped.
     """
     raw = raw.rename(columns=lambda column: normalise_name(column))
     _check_columns(raw, source)
     problems: list[str] = []
-    frame = pd.DataFrame({"unit": raw["unit"].map(normalise_name)})
+    frame = pd.DataFrame({"unit": raw["unit"].map(normalise_name)}, index=raw.index)
     frame["year"] = _parse_years(raw["year"], problems)
     for column in NUMERIC_COLUMNS:
         if column in raw.columns:
-            frame[column] = _parse_non_negative(raw, column, problems)
+            # value in the header's unit × factor = value in the column id's unit
+            frame[column] = _parse_non_negative(raw, column, problems) * (scales or {}).get(
+                column, 1.0
+            )
     _check_blank_units(frame, problems)
     _check_duplicates(frame, problems)
     if problems:
@@ -71,37 +249,45 @@ def _check_columns(raw: pd.DataFrame, source: str | Path) -> None:
         problems.append(f"needs an energy column: {ENERGY_TOTAL!r} or {ENERGY_INTENSITY!r}")
     elif len(energy) == 2:
         problems.append(f"give either {ENERGY_TOTAL!r} or {ENERGY_INTENSITY!r}, not both")
+    problems += [
+        f"two columns give {column.split(' (again: ')[0]!r}: keep one ({column})"
+        for column in raw.columns
+        if " (again: " in column
+    ]
     if problems:
-        problems.append(f"columns found: {list(raw.columns)}")
+        problems.append(f"columns found: {list(raw.columns)} (accepted headers: docs/inputs.md)")
         raise InputError(source, problems)
 
 
-def _row(index: int) -> str:
-    return f"row {index + 2}"  # +1 for the header line, +1 for 1-based counting
+def _row(index: object) -> str:
+    return f"row {int(index) + 2}"  # +1 for the header line, +1 for 1-based counting
+
+
+def _cells(column: pd.Series) -> pd.Series:
+    """Text cells in matching form: NFKC (full-width digits), trimmed, no thousands commas."""
+    return column.map(lambda v: unicodedata.normalize("NFKC", str(v)).strip().replace(",", ""))
 
 
 def _parse_years(years: pd.Series, problems: list[str]) -> pd.Series:
-    parsed = pd.to_numeric(years.str.strip(), errors="coerce")
-    bad = parsed.isna() | (parsed % 1 != 0)
-    for index in np.flatnonzero(bad.to_numpy()):
-        problems.append(f"{_row(index)}, column 'year': not a year: {years.iloc[index]!r}")
+    parsed = pd.to_numeric(_cells(years), errors="coerce")
+    bad = parsed.isna() | (parsed % 1 != 0) | (parsed < 1000) | (parsed > 9999)
+    for index in years.index[bad.to_numpy()]:
+        problems.append(f"{_row(index)}, column 'year': not a year: {years[index]!r}")
     return parsed
 
 
 def _parse_non_negative(raw: pd.DataFrame, column: str, problems: list[str]) -> pd.Series:
-    text = raw[column].str.strip().str.replace(",", "", regex=False)
-    parsed = pd.to_numeric(text, errors="coerce")
-    for index in np.flatnonzero(parsed.isna().to_numpy()):
-        value = raw[column].iloc[index]
-        problems.append(f"{_row(index)}, column {column!r}: not a number: {value!r}")
-    for index in np.flatnonzero((parsed < 0).to_numpy()):
-        value = raw[column].iloc[index]
+    parsed = pd.to_numeric(_cells(raw[column]), errors="coerce").astype(float)
+    for index in raw.index[(parsed.isna() | np.isinf(parsed)).to_numpy()]:
+        problems.append(f"{_row(index)}, column {column!r}: not a number: {raw[column][index]!r}")
+    for index in raw.index[(parsed < 0).to_numpy()]:
+        value = raw[column][index]
         problems.append(f"{_row(index)}, column {column!r}: negative value {value}")
-    return parsed.astype(float)
+    return parsed
 
 
 def _check_blank_units(frame: pd.DataFrame, problems: list[str]) -> None:
-    for index in np.flatnonzero((frame["unit"] == "").to_numpy()):
+    for index in frame.index[(frame["unit"] == "").to_numpy()]:
         problems.append(f"{_row(index)}, column 'unit': empty unit name")
 
 
@@ -152,6 +338,16 @@ def check_coverage(
     return rows.reset_index(drop=True)
 
 
-def load_statistics(path: Path) -> pd.DataFrame:
-    """Read and tidy a statistics file (see :func:`tidy`)."""
-    return tidy(read_statistics(path), path)
+def load_statistics(
+    path: Path, *, sheet: str | None = None, log: Callable[[str], None] | None = None
+) -> pd.DataFrame:
+    """Read and tidy a statistics file (see :func:`read_statistics` and :func:`tidy`).
+
+    ``log`` receives one line saying how the file was read (format, encoding or sheet, and
+    any unit conversion of a column).
+    """
+    raw = read_statistics(path, sheet=sheet)
+    if log is not None:
+        converted = "".join(f"; {c} × {s:g}" for c, s in raw.scales.items())
+        log(f"read statistics {Path(path).name}: {raw.read_as}{converted}")
+    return tidy(raw.frame, raw.source, raw.scales)

@@ -63,6 +63,7 @@ class BoundarySettings:
     layer: str | None = None
     name_field: str = "name"
     unit_field: str | None = None
+    encoding: str | None = None  # attribute encoding of a Shapefile without .cpg, e.g. "GBK"
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,7 @@ class Study:
     maps: MapSettings = field(default_factory=MapSettings)
     output: OutputSettings = field(default_factory=OutputSettings)
     compute: ComputeSettings = field(default_factory=ComputeSettings)
+    statistics_sheet: str | None = None  # Excel sheet of the statistics; None: the first
 
     @property
     def years(self) -> tuple[int, ...]:
@@ -161,9 +163,9 @@ class Study:
 
 SECTION_KEYS: dict[str, set[str]] = {
     "study": {"name", "output_dir", "reference", "reference_zoning", "reference_notes"},
-    "boundaries": {"path", "layer", "name_field", "unit_field"},
+    "boundaries": {"path", "layer", "name_field", "unit_field", "encoding"},
     "landuse": {"scheme", "rasters", "areas", "nodata", "unknown_codes", "mode"},
-    "statistics": {"path"},
+    "statistics": {"path", "sheet"},
     "coefficients": {"respiration_t_per_10k_people", "energy_t_co2_per_tce", "sink_t_per_ha"},
     "zoning": {"basis", "eec_definition", "eec_breaks", "sec_breaks", "matrix"},
     "maps": {"language", "classification", "classes", "footnote"},
@@ -311,6 +313,7 @@ def _build_study(reader: _Reader, study_path: Path) -> Study | None:
         name=name,
         output_dir=(study_path.parent / output_dir).resolve(),
         statistics_path=statistics or study_path.parent,
+        statistics_sheet=reader.get("statistics", "sheet", str),
         landuse=_landuse(reader),
         boundaries=_boundaries(reader),
         reference=reference,
@@ -341,7 +344,22 @@ def _boundaries(reader: _Reader) -> BoundarySettings | None:
         layer=reader.get("boundaries", "layer", str),
         name_field=reader.get("boundaries", "name_field", str, "name"),
         unit_field=reader.get("boundaries", "unit_field", str),
+        encoding=_encoding(reader),
     )
+
+
+def _encoding(reader: _Reader) -> str | None:
+    import codecs
+
+    value = reader.get("boundaries", "encoding", str)
+    if value is None:
+        return None
+    try:
+        codecs.lookup(value)
+    except LookupError:
+        reader.problem("boundaries.encoding", f"unknown encoding {value!r} (e.g. 'GBK', 'UTF-8')")
+        return None
+    return value
 
 
 def _landuse(reader: _Reader) -> LanduseSettings:
