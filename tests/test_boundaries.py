@@ -319,3 +319,13 @@ def test_shipped_guiyang_counties() -> None:
     area_km2 = dict(zip(units["unit"], areas_ha(units) / 100.0, strict=True))  # ha -> km²
     assert area_km2 == pytest.approx(GUIYANG_AREAS_KM2, rel=1e-3)
     check_overlaps(units, source=path)
+
+
+def test_cli_boundaries(guiyang: gpd.GeoDataFrame, tmp_path: Path, capsys) -> None:
+    from pipeline.cli import main
+
+    out = tmp_path / "gy.gpkg"
+    assert main(["boundaries", "贵阳", "--unit-map", "districts", "--out", str(out)]) == 0
+    assert pyogrio.read_info(out, layer="counties")["features"] == 10
+    assert main(["boundaries", "贵洋", "--out", str(out)]) == 2
+    assert "'贵洋' is not a Chinese province" in capsys.readouterr().err

@@ -197,3 +197,16 @@ def test_unit_without_targets_for_a_year(tmp_path: Path, vector_file: VectorFile
     path = write_targets(tmp_path, GOOD_TARGETS + "2020,甲,11,1\n")
     with pytest.raises(InputError, match=r"targets\.csv: year 2020: no targets for unit '乙'"):
         write_demo_rasters(tmp_path / "out", two_units(vector_file), path)
+
+
+def test_cli_demo(tmp_path: Path, vector_file: VectorFile, capsys) -> None:
+    from pipeline.cli import main
+
+    boundaries = two_units(vector_file)
+    boundaries.rename(tmp_path / "guiyang_counties.gpkg")
+    write_targets(tmp_path, GOOD_TARGETS).rename(tmp_path / "demo_landuse_targets.csv")
+    args = ["demo", "--out-dir", str(tmp_path), "--pixel-size", "100"]
+    assert main([*args, "--preview", str(tmp_path / "p.png")]) == 0
+    assert (tmp_path / "landuse_2015.tif").exists() and (tmp_path / "p.png").exists()
+    assert main(["demo", "--out-dir", str(tmp_path / "empty")]) == 2
+    assert "boundaries not found" in capsys.readouterr().err
