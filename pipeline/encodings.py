@@ -9,6 +9,7 @@ to set.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 _CJK = ("\u4e00", "\u9fff")
 
@@ -28,16 +29,34 @@ def as_gbk(name: str) -> str | None:
     return repaired if any(_is_cjk(c) for c in repaired) else None
 
 
-def mojibake_hint(names: Iterable[str]) -> str | None:
-    """A message naming a mis-decoded name and the fix, when most names look mis-decoded."""
-    names = [str(name) for name in names]
-    repaired = {name: as_gbk(name) for name in names}
-    suspicious = {name: fixed for name, fixed in repaired.items() if fixed is not None}
-    if not names or len(suspicious) * 2 < len(names):
+def mojibake_hint(texts: Iterable[object]) -> str | None:
+    """A message naming a mis-decoded text and the fix, when most non-ASCII texts look
+    like GBK decoded as Latin-1; ``None`` otherwise."""
+    candidates = [str(text) for text in texts if not str(text).isascii()]
+    repaired = {text: as_gbk(text) for text in candidates}
+    suspicious = {text: fixed for text, fixed in repaired.items() if fixed is not None}
+    if not suspicious or len(suspicious) * 2 < len(candidates):
         return None
-    name, fixed = next(iter(suspicious.items()))
+    text, fixed = next(iter(suspicious.items()))
     return (
-        f"names look like GBK text read as Latin-1 ({name!r} would be {fixed!r} in GBK); "
+        f"text looks like GBK read as Latin-1 ({text!r} would be {fixed!r} in GBK); "
         'the Shapefile has no .cpg file: set [boundaries] encoding = "GBK" in the study '
         "(or add a .cpg file containing GBK next to the .dbf)"
     )
+
+
+def shapefile_hint(path: Path, layer: str | None = None, sample: int = 50) -> str | None:
+    """For a Shapefile without a .cpg file: the :func:`mojibake_hint` of its field names and
+    the text values of its first ``sample`` features; ``None`` for other formats."""
+    import pyogrio
+
+    if path.suffix.lower() != ".shp" or path.with_suffix(".cpg").exists():
+        return None
+    try:
+        frame = pyogrio.read_dataframe(path, layer=layer, read_geometry=False, max_features=sample)
+    except Exception:  # unreadable files are reported by the boundary reader
+        return None
+    texts = [*frame.columns]
+    for column in frame.columns:
+        texts += [value for value in frame[column] if isinstance(value, str)]
+    return mojibake_hint(texts)

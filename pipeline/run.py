@@ -83,20 +83,19 @@ def read_units(study: Study) -> gpd.GeoDataFrame | None:
     if study.boundaries is None:
         return None
     from pipeline import boundaries
-    from pipeline.encodings import mojibake_hint
+    from pipeline.encodings import shapefile_hint
 
     settings = study.boundaries
-    units = boundaries.read_units(
+    hint = None if settings.encoding else shapefile_hint(settings.path, settings.layer)
+    if hint is not None:
+        raise InputError(settings.path, hint)
+    return boundaries.read_units(
         settings.path,
         layer=settings.layer,
         name_field=settings.name_field,
         unit_field=settings.unit_field,
         encoding=settings.encoding,
     )
-    hint = None if settings.encoding else mojibake_hint(units["unit"])
-    if hint is not None:
-        raise InputError(settings.path, f"field {settings.name_field!r}: {hint}")
-    return units
 
 
 def tabulate_areas(study: Study, units: gpd.GeoDataFrame | None) -> pd.DataFrame:

@@ -31,6 +31,7 @@ ENERGY_TOTAL = "energy_tce"
 ENERGY_INTENSITY = "energy_intensity_tce_per_10k_yuan"
 NUMERIC_COLUMNS = ("population_10k", "gdp_100m_yuan", ENERGY_TOTAL, ENERGY_INTENSITY)
 TIDY_COLUMNS = ["unit", "year", "population_10k", "gdp_100m_yuan", "energy_tce"]
+COLUMN_IDS = frozenset((*REQUIRED_COLUMNS, *NUMERIC_COLUMNS))
 # 1 亿元 (10^8 yuan) = 10^4 万元 (10^4 yuan): tce/万元 × 亿元 × 10^4 = tce
 TEN_K_YUAN_PER_100M_YUAN = 1e4
 
@@ -192,6 +193,8 @@ def _column_id(header: object) -> tuple[str, float]:
     key = header_key(header)
     if key in HEADER_ALIASES:
         return HEADER_ALIASES[key]
+    if key in COLUMN_IDS:
+        return key, 1.0
     return normalise_name(header), 1.0
 
 
