@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -30,6 +31,9 @@ from scipy import ndimage
 from pipeline.boundaries import UNITS_LAYER, read_units
 from pipeline.errors import InputError, OutputError
 from pipeline.names import describe_unmatched, normalise_name
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 # The projection RESDC ships its CNLUCC rasters in (the .prj of the 1 km and 30 m grids):
 # Albers on Krasovsky 1940 without a datum shift.
@@ -170,7 +174,9 @@ def read_targets(path: Path) -> pd.DataFrame:
     return table.astype({"year": int, "code": int, "area_ha": float})
 
 
-def _check_units(targets: pd.DataFrame, units: list[str], targets_csv: Path, boundaries: Path):
+def _check_units(
+    targets: pd.DataFrame, units: list[str], targets_csv: Path, boundaries: Path
+) -> None:
     problems = [
         f"unit {describe_unmatched(u, units)} is not in {boundaries.name}"
         for u in sorted(set(targets["unit"]) - set(units))
@@ -643,9 +649,9 @@ def plot_landuse(
     transform: Affine,
     units: gpd.GeoDataFrame | None = None,
     *,
-    ax=None,
+    ax: Axes | None = None,
     max_pixels: int = 1600,
-):
+) -> Axes:
     """Draw a CNLUCC code raster with RESDC-like colours and the unit outlines.
 
     Large rasters are decimated (nearest) to at most ``max_pixels`` per side for display.
