@@ -12,8 +12,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-demo: $(STAMP)  ## run the bundled Guiyang study (generates the synthetic rasters when missing)
+DEMO_RASTERS := data/raw/landuse_2015.tif data/raw/landuse_2020.tif
+
+demo: $(STAMP) $(DEMO_RASTERS)  ## run the bundled Guiyang study from the synthetic rasters
 	$(BIN)/carbon-zoning run study.toml
+
+$(DEMO_RASTERS) &: pyproject.toml data/raw/demo_landuse_targets.csv data/raw/guiyang_counties.gpkg
+	$(MAKE) $(STAMP)
+	$(BIN)/carbon-zoning demo --out-dir data/raw
 
 test: $(STAMP)  ## run the test suite
 	$(BIN)/python -m pytest -n 2 --dist loadfile

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from pipeline import reproduction
+from pipeline.demo import write_demo_rasters
 from pipeline.run import Results, Timer, compute, load_inputs
 from pipeline.study import load_study
 from tests.conftest import REPO
@@ -28,9 +29,24 @@ def area_table_study(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def guiyang(tmp_path_factory: pytest.TempPathFactory) -> Results:
-    study = load_study(area_table_study(tmp_path_factory.mktemp("guiyang")))
+def raster_study(tmp_path: Path) -> Path:
+    """The bundled study as ``make demo`` runs it: from freshly generated 30 m rasters."""
+    raw = REPO / "data" / "raw"
+    write_demo_rasters(tmp_path, raw / "guiyang_counties.gpkg", raw / "demo_landuse_targets.csv")
+    text = (REPO / "study.toml").read_text(encoding="utf-8")
+    text = text.replace('"data/raw/landuse_', f'"{tmp_path.as_posix()}/landuse_')
+    text = text.replace('"data/raw/', f'"{REPO.as_posix()}/data/raw/')
+    path = tmp_path / "study.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module", params=["area_table", "rasters"])
+def guiyang(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Results:
+    make_study = area_table_study if request.param == "area_table" else raster_study
+    study = load_study(make_study(tmp_path_factory.mktemp(request.param)))
+    if request.param == "rasters":
+        assert study.landuse.rasters, "the bundled study should run from rasters"
     return compute(study, load_inputs(study, Timer()))
 
 
