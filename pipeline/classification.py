@@ -58,6 +58,16 @@ class Classes:
         """Number of classes."""
         return len(self.upper)
 
+    def member_ranges(self, values: Sequence[float]) -> list[tuple[float, float] | None]:
+        """(smallest, largest) of the values in each class; ``None`` for an empty class."""
+        y = np.asarray(values, dtype=float)
+        members = np.asarray(self.class_of_value)
+        ranges: list[tuple[float, float] | None] = []
+        for index in range(self.count):
+            inside = y[members == index]
+            ranges.append((float(inside.min()), float(inside.max())) if len(inside) else None)
+        return ranges
+
     def value_colours(self) -> list[str]:
         """The colour of each classified value, in input order."""
         return [self.colours[index] for index in self.class_of_value]
@@ -72,9 +82,17 @@ def check_scheme(scheme: str, source: str = "[maps] classification") -> str:
 
 
 def class_count(values: Sequence[float], requested: int) -> int:
-    """``requested`` capped at the number of distinct finite values (at least 1)."""
-    finite = np.asarray(values, dtype=float)
-    distinct = len(np.unique(finite[np.isfinite(finite)]))
+    """``requested`` capped at the number of distinct finite values (at least 1).
+
+    Values closer than 1/1000 of the range count as one, so no two classes show the same
+    rounded value in a legend.
+    """
+    y = np.asarray(values, dtype=float)
+    y = y[np.isfinite(y)]
+    if len(y) == 0:
+        return 1
+    resolution = float(np.ptp(y)) / 1000.0 or 1.0
+    distinct = len(np.unique(np.round(y / resolution)))
     return max(1, min(requested, distinct))
 
 
@@ -147,20 +165,21 @@ def diverging_colours(
     """A colour per class: the side of ``centre`` picks the hue, the distance the shade.
 
     With ``ratio`` the distance is measured on a log scale (0.5 is as far from 1 as 2).
+    The shade is relative to the farthest class on the same side.
     """
     transform = (lambda v: math.log(max(v, 1e-12))) if ratio else (lambda v: v)
     middle = [
         transform((lo + hi) / 2.0) - transform(centre) for lo, hi in zip(lower, upper, strict=True)
     ]
-    reach = max(
-        max(abs(transform(v) - transform(centre)) for v in (*lower, *upper)),
-        1e-12,
-    )
+    # Each side is shaded over its own reach, so the extreme class on either side is saturated.
+    below = [-m for m in middle if m < 0] or [1.0]
+    above = [m for m in middle if m > 0] or [1.0]
     palette = colormaps[cmap]
     colours = []
     for offset in middle:
-        share = min(abs(offset) / reach, 1.0)
-        position = 0.5 + math.copysign(0.12 + 0.36 * share, offset)
+        reach = max(above) if offset > 0 else max(below)
+        share = min(abs(offset) / reach, 1.0) if reach > 0 else 1.0
+        position = 0.5 + math.copysign(0.12 + 0.33 * share, offset)
         colours.append(to_hex(palette(position)))
     return colours
 

@@ -184,19 +184,29 @@ def zone_name(zone: str, language: str) -> str:
 
 
 def format_value(value: float, step: float) -> str:
-    """``value`` with as many decimals as ``step`` (a typical gap between values) needs."""
+    """``value`` with as many decimals as ``step`` (the gap to tell values apart) needs."""
     decimals = 0 if step >= 10 else max(0, 1 - math.floor(math.log10(max(abs(step), 1e-9))))
     return f"{value:,.{min(decimals, 3)}f}"
 
 
-def class_labels(classes: classification.Classes) -> list[str]:
-    """Legend labels ``lower – upper`` (a single value when both are equal)."""
-    edges = [*classes.lower, *classes.upper]
-    spread = max(edges) - min(edges)
-    step = spread / max(classes.count, 1) if spread else abs(edges[0]) or 1.0
+def label_step(values: np.ndarray) -> float:
+    """The smallest gap between distinct values (at least 1/1000 of their spread)."""
+    distinct = np.unique(values[np.isfinite(values)])
+    spread = float(np.ptp(distinct)) if len(distinct) else 0.0
+    if len(distinct) < 2 or spread == 0:
+        return abs(float(distinct[0])) if len(distinct) else 1.0
+    return max(float(np.diff(distinct).min()), spread / 1000.0)
+
+
+def class_labels(classes: classification.Classes, values: np.ndarray) -> list[str]:
+    """Legend labels: the range of the values in each class (one value when it holds one)."""
+    step = label_step(values)
     labels = []
-    for lower, upper in zip(classes.lower, classes.upper, strict=True):
-        low, high = format_value(lower, step), format_value(upper, step)
+    for members in classes.member_ranges(values):
+        if members is None:
+            labels.append("-")
+            continue
+        low, high = format_value(members[0], step), format_value(members[1], step)
         labels.append(high if low == high else f"{low} – {high}")
     return labels
 
@@ -217,18 +227,19 @@ def north_angle_deg(units: gpd.GeoDataFrame) -> float:
 
 
 def add_north_arrow(ax: Axes, angle_deg: float, label: str) -> None:
-    """A north arrow in the upper right of ``ax``, tilted to true north."""
-    length, (x, y) = 0.09, (0.93, 0.86)
+    """A north arrow to the right of the map, above the legend, tilted to true north."""
+    length, (x, y) = 0.1, (1.1, 0.88)
     dx, dy = length * math.sin(math.radians(angle_deg)), length * math.cos(math.radians(angle_deg))
     ax.annotate(
         "",
         xy=(x + dx / 2, y + dy / 2),
         xytext=(x - dx / 2, y - dy / 2),
         xycoords="axes fraction",
-        arrowprops={"arrowstyle": "-|>,head_width=0.45,head_length=0.9", "lw": 2.2, "color": "k"},
+        arrowprops={"arrowstyle": "-|>,head_width=0.4,head_length=0.8", "lw": 2.0, "color": "k"},
+        annotation_clip=False,
     )
-    ax.text(x + dx / 2, y + dy / 2 + 0.015, label, transform=ax.transAxes, ha="center",
-            va="bottom", fontsize=10, fontweight="bold")  # fmt: skip
+    ax.text(x + dx / 2, y + dy / 2 + 0.012, label, transform=ax.transAxes, ha="center",
+            va="bottom", fontsize=11)  # fmt: skip
 
 
 def add_scale_bar(ax: Axes) -> None:
@@ -312,12 +323,12 @@ def plot_indicator(
         ratio=indicator.ratio,
     )  # fmt: skip
     frame.plot(ax=ax, color=classes.value_colours(), edgecolor="#333333", linewidth=0.8)
-    step = float(np.ptp(shown)) / max(classes.count, 1) or 1.0
+    step = label_step(shown)
     label_units(ax, frame, {u: f"{u}\n{format_value(v, step)}" for u, v in
                             zip(frame["unit"], shown, strict=True)})  # fmt: skip
     handles = [
         Patch(facecolor=colour, edgecolor="#333333", label=label)
-        for colour, label in zip(classes.colours, class_labels(classes), strict=True)
+        for colour, label in zip(classes.colours, class_labels(classes, shown), strict=True)
     ]
     unit = indicator.unit(language)
     legend_title = indicator.title(language) + (f"\n({mathtext(unit)})" if unit else "")
@@ -538,21 +549,25 @@ def footnote_text(provenance: Provenance, language: str, extra: str | None = Non
     lines.append(text["projection"])
     if provenance.synthetic:
         lines.append(text["synthetic"] + f" ({', '.join(provenance.synthetic_inputs)})")
-    return "\n".join(wrap_line(line, 118) for line in lines)
+    return "\n".join(wrap_line(line, 150) for line in lines)
 
 
 def wrap_line(line: str, width: int) -> str:
-    """Wrap ``line`` at ``width`` columns, a CJK character counting as two."""
-    out, current, used = [], "", 0
+    """Wrap ``line`` at ``width`` columns (a CJK character counts as two), at a space if near."""
+    out, current = [], ""
     for char in line:
-        cost = 2 if ord(char) > 0x2E80 else 1
-        if used + cost > width and current:
-            out.append(current.rstrip())
-            current, used = "", 0
+        if _columns(current + char) > width and current:
+            cut = current.rfind(" ")
+            cut = cut if cut > len(current) - 25 and not char.isspace() else len(current)
+            out.append(current[:cut].rstrip())
+            current = current[cut:].lstrip()
         current += char
-        used += cost
     out.append(current)
     return "\n".join(out)
+
+
+def _columns(text: str) -> int:
+    return sum(2 if ord(char) > 0x2E80 else 1 for char in text)
 
 
 def add_footnote(figure: Figure, text: str) -> None:
@@ -621,6 +636,8 @@ def _zonings(zoning: pd.DataFrame) -> Iterator[tuple[str, pd.DataFrame]]:
 
 def _titled(study_name: str, title: str, stem: str) -> str:
     year = stem.removeprefix("zoning").strip("_")
+    if title in study_name:
+        return study_name + (f" {year}" if year else "")
     return f"{study_name}: {title}" + (f" {year}" if year else "")
 
 
