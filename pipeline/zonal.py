@@ -39,6 +39,7 @@ import rasterio.features
 import shapely
 from affine import Affine
 from numba import njit
+from rasterio.errors import NotGeoreferencedWarning
 from rasterio.windows import Window
 
 from pipeline.boundaries import check_raster_coverage, to_crs_of_grid
@@ -53,6 +54,12 @@ AUTO_EXACT_BOUNDARY_SHARE = 0.01
 
 STRIP_TARGET_PIXELS = 4_000_000
 """Pixels per strip (rounded to whole file blocks); bounds memory per worker."""
+
+DASK_STRIPS_PER_TASK = 8
+"""Strips per Dask task: fewer, larger tasks cut scheduling and file-opening overhead."""
+
+DASK_CONNECT_TIMEOUT_S = 30
+"""How long to try reaching a ``tcp://`` Dask scheduler before giving up."""
 
 GDAL_CACHE_MB = 64
 """GDAL block cache during tabulation, so memory stays flat whatever the raster size."""
@@ -415,8 +422,82 @@ def _run_single(
 def _run_dask(
     job: _GridJob, strips: list[tuple[int, int]], scheduler: str, show_progress: bool
 ) -> dict[int, _Counts]:
-    """Each strip a Dask task; partial tables are summed."""
-    raise NotImplementedError(scheduler)
+    """Groups of strips become Dask tasks whose partial (unit, code) tables are summed."""
+    per_task = max(1, min(DASK_STRIPS_PER_TASK, len(strips) // 8))
+    chunks = [strips[i : i + per_task] for i in range(0, len(strips), per_task)]
+    total = _empty_counts(job)
+    with _progress(job, len(strips), show_progress) as bar:
+        if scheduler.startswith("tcp://"):
+            _run_distributed(job, chunks, scheduler, total, bar)
+        else:
+            _run_local_dask(job, chunks, scheduler, total, bar)
+    return total
+
+
+def _run_local_dask(
+    job: _GridJob,
+    chunks: list[list[tuple[int, int]]],
+    scheduler: str,
+    total: dict[int, _Counts],
+    bar: Callable[[int], None],
+) -> None:
+    """Dask's local ``threads`` or ``processes`` scheduler."""
+    import dask
+    from dask.callbacks import Callback
+
+    shared = dask.delayed(job, pure=True)
+    tasks = [dask.delayed(count_strips, pure=True)(shared, chunk) for chunk in chunks]
+    sizes = {task.key: len(chunk) for task, chunk in zip(tasks, chunks, strict=True)}
+
+    class _Tick(Callback):
+        def _posttask(
+            self, key: object, result: object, dsk: object, state: object, worker_id: object
+        ) -> None:
+            bar(sizes.get(key, 0))
+
+    with _Tick():
+        partials = dask.compute(*tasks, scheduler=scheduler)
+    for partial in partials:
+        _add_all(total, partial)
+
+
+def _run_distributed(
+    job: _GridJob,
+    chunks: list[list[tuple[int, int]]],
+    address: str,
+    total: dict[int, _Counts],
+    bar: Callable[[int], None],
+) -> None:
+    """A Dask distributed scheduler at ``address``; partials summed as they arrive."""
+    from distributed import Client, as_completed
+
+    try:
+        client = Client(address, timeout=DASK_CONNECT_TIMEOUT_S)
+    except OSError as error:
+        problem = f"scheduler = {address!r}: cannot reach the Dask scheduler ({error})"
+        raise InputError("[compute] scheduler", problem) from error
+    with client:
+        shared = client.scatter(job, broadcast=True)
+        futures = [client.submit(count_strips, shared, chunk, pure=False) for chunk in chunks]
+        sizes = {future.key: len(chunk) for future, chunk in zip(futures, chunks, strict=True)}
+        for future in as_completed(futures):
+            _add_all(total, future.result())
+            bar(sizes[future.key])
+            future.release()
+
+
+def count_strips(job: _GridJob, strips: Sequence[tuple[int, int]]) -> dict[int, _Counts]:
+    """Count several strips of a grid in one task (datasets opened once); summed tables."""
+    total = _empty_counts(job)
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
+        datasets = _open_layers(job)
+        try:
+            for row_start, row_stop in strips:
+                _add_all(total, count_rows(job, row_start, row_stop, datasets=datasets))
+        finally:
+            for dataset in datasets.values():
+                dataset.close()
+    return total
 
 
 def _open_layers(job: _GridJob) -> dict[str, rasterio.DatasetReader]:
@@ -514,9 +595,11 @@ def _unit_ids(job: _GridJob, row_start: int, row_stop: int) -> np.ndarray:
     )  # fmt: skip
     shapes = [(g, int(i) + 1) for g, i in zip(pieces, inside, strict=True) if not g.is_empty]
     if shapes:
-        rasterio.features.rasterize(
-            shapes, out=ids, transform=strip_transform, fill=0, all_touched=False
-        )
+        with warnings.catch_warnings():  # rasterio's internal MEM dataset, not our grid
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            rasterio.features.rasterize(
+                shapes, out=ids, transform=strip_transform, fill=0, all_touched=False
+            )
     return ids
 
 
@@ -765,4 +848,4 @@ class _Collected:
         )
 
 
-__all__ = ["AREA_COLUMNS", "MODES", "ZonalResult", "count_rows", "tabulate"]
+__all__ = ["AREA_COLUMNS", "MODES", "ZonalResult", "count_rows", "count_strips", "tabulate"]

@@ -253,3 +253,46 @@ def test_unknown_raster_type_lists_supported(tmp_path, small_units) -> None:
     path.write_text("ncols 1\n")
     with pytest.raises(InputError, match=r"landuse\.asc.*'\.asc'.*supported: \.tif"):
         zonal.tabulate(small_units, {2020: path})
+
+
+# --------------------------------------------------------------------------- Dask
+
+
+def test_dask_threads_equal_single(inputs, landuse_raster) -> None:
+    units, path = inputs
+    rasters = {2015: path, 2020: landuse_raster(PIXELS, name="lu2020.tif", seed=3)}
+    single = zonal.tabulate(units, rasters, mode="centre")
+    threaded = zonal.tabulate(units, rasters, mode="centre", scheduler="threads")
+    pd.testing.assert_frame_equal(threaded.areas, single.areas)
+    pd.testing.assert_frame_equal(threaded.nodata_ha, single.nodata_ha)
+
+
+def test_dask_local_cluster_equals_single(inputs) -> None:
+    from distributed import LocalCluster
+
+    units, path = inputs
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        address = cluster.scheduler_address
+        centre = zonal.tabulate(units, {2020: path}, mode="centre", scheduler=address)
+        exact = zonal.tabulate(units, {2020: path}, mode="exact", scheduler=address)
+    pd.testing.assert_frame_equal(
+        centre.areas, zonal.tabulate(units, {2020: path}, mode="centre").areas
+    )
+    pd.testing.assert_frame_equal(
+        exact.areas, zonal.tabulate(units, {2020: path}, mode="exact").areas, rtol=1e-12
+    )
+
+
+def test_unreachable_scheduler_is_an_input_error(inputs, monkeypatch) -> None:
+    units, path = inputs
+    monkeypatch.setattr(zonal, "DASK_CONNECT_TIMEOUT_S", 1)
+    with pytest.raises(InputError, match=r"scheduler = 'tcp://127\.0\.0\.1:1'"):
+        zonal.tabulate(units, {2020: path}, scheduler="tcp://127.0.0.1:1")
+
+
+def test_unknown_scheduler_lists_choices(inputs) -> None:
+    units, path = inputs
+    with pytest.raises(InputError, match=r"scheduler should be single, threads.*got 'gpu'"):
+        zonal.tabulate(units, {2020: path}, scheduler="gpu")
