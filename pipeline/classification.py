@@ -155,30 +155,19 @@ def sequential_colours(cmap: str, count: int) -> list[str]:
 
 
 def diverging_colours(
-    lower: Sequence[float],
-    upper: Sequence[float],
-    cmap: str,
-    centre: float,
-    *,
-    ratio: bool = False,
+    lower: Sequence[float], upper: Sequence[float], cmap: str, centre: float
 ) -> list[str]:
-    """A colour per class: the side of ``centre`` picks the hue, the distance the shade.
+    """A colour per class: the side of ``centre`` picks the hue, the rank on it the shade.
 
-    With ``ratio`` the distance is measured on a log scale (0.5 is as far from 1 as 2).
-    The shade is relative to the farthest class on the same side.
+    On each side the class nearest the centre is palest and the farthest fully saturated,
+    with evenly spaced shades between, so neighbouring classes stay distinguishable.
     """
-    transform = (lambda v: math.log(max(v, 1e-12))) if ratio else (lambda v: v)
-    middle = [
-        transform((lo + hi) / 2.0) - transform(centre) for lo, hi in zip(lower, upper, strict=True)
-    ]
-    # Each side is shaded over its own reach, so the extreme class on either side is saturated.
-    below = [-m for m in middle if m < 0] or [1.0]
-    above = [m for m in middle if m > 0] or [1.0]
+    middle = [(lo + hi) / 2.0 - centre for lo, hi in zip(lower, upper, strict=True)]
     palette = colormaps[cmap]
     colours = []
     for offset in middle:
-        reach = max(above) if offset > 0 else max(below)
-        share = min(abs(offset) / reach, 1.0) if reach > 0 else 1.0
+        side = sorted(abs(m) for m in middle if (m > 0) == (offset > 0))
+        share = side.index(abs(offset)) / (len(side) - 1) if len(side) > 1 else 0.6
         position = 0.5 + math.copysign(0.12 + 0.33 * share, offset)
         colours.append(to_hex(palette(position)))
     return colours
@@ -191,7 +180,6 @@ def classify_values(
     k: int,
     cmap: str,
     centre: float | None = None,
-    ratio: bool = False,
 ) -> Classes:
     """Classify ``values`` and colour the classes (diverging when ``centre`` is given)."""
     y = np.asarray(values, dtype=float)
@@ -199,7 +187,7 @@ def classify_values(
     lower = [float(y.min()), *upper[:-1]]
     if centre is not None:
         lower, upper = split_at_centre(lower, upper, y, centre)
-        colours = diverging_colours(lower, upper, cmap, centre, ratio=ratio)
+        colours = diverging_colours(lower, upper, cmap, centre)
     else:
         colours = sequential_colours(cmap, len(upper))
     return Classes(tuple(lower), tuple(upper), assign(y, upper), tuple(colours))

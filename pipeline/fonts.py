@@ -42,5 +42,5 @@ def cjk_rc() -> dict[str, object]:
         # Noto Sans CJK has U+2212, but an ASCII hyphen-minus is safe in every font.
         "axes.unicode_minus": False,
         "pdf.fonttype": 42,
-        "svg.fonttype": "none",
+        "svg.fonttype": "path",  # SVG text as outlines: no font needed to view it
     }

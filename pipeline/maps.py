@@ -10,6 +10,7 @@ names and renamed together.
 from __future__ import annotations
 
 import io
+import itertools
 import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -21,9 +22,11 @@ import numpy as np
 import pandas as pd
 from matplotlib import patheffects
 from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
+from matplotlib.transforms import Bbox
 from matplotlib_scalebar.scalebar import ScaleBar
 from pyproj import CRS, Transformer
 
@@ -121,7 +124,6 @@ class Indicator:
     cmap: str
     scale: float = 1.0
     centre: float | None = None
-    ratio: bool = False
 
     def title(self, language: str) -> str:
         """The indicator's name in ``language``."""
@@ -144,9 +146,9 @@ INDICATORS: tuple[Indicator, ...] = (
     Indicator("sink_intensity_t_per_ha", "sink_intensity", "碳汇强度", "Sink intensity",
               "t CO₂/hm²", "t CO₂/ha", "YlGn"),
     Indicator("eec", "eec", "碳排放经济贡献率 EEC", "Economic contribution coefficient EEC",
-              "", "", "PuOr", centre=1.0, ratio=True),
+              "", "", "PuOr", centre=1.0),
     Indicator("sec", "sec", "碳吸收生态贡献率 SEC", "Ecological support coefficient SEC",
-              "", "", "BrBG", centre=1.0, ratio=True),
+              "", "", "BrBG", centre=1.0),
 )  # fmt: skip
 
 
@@ -319,9 +321,8 @@ def plot_indicator(
     frame = map_frame(units).merge(values[["unit", indicator.column]], on="unit", how="inner")
     shown = frame[indicator.column].to_numpy(dtype=float) * indicator.scale
     classes = classification.classify_values(
-        shown, scheme=scheme, k=k, cmap=indicator.cmap, centre=indicator.centre,
-        ratio=indicator.ratio,
-    )  # fmt: skip
+        shown, scheme=scheme, k=k, cmap=indicator.cmap, centre=indicator.centre
+    )
     frame.plot(ax=ax, color=classes.value_colours(), edgecolor="#333333", linewidth=0.8)
     step = label_step(shown)
     label_units(ax, frame, {u: f"{u}\n{format_value(v, step)}" for u, v in
@@ -354,7 +355,7 @@ def plot_eec_sec(
     Filled markers are the values the zoning classified (``zoning``); with the ``mean`` basis
     small markers show each year, joined to the mean.
     """
-    ax = ax if ax is not None else Figure(figsize=(7.6, 6.2)).add_axes((0.1, 0.14, 0.6, 0.77))
+    ax = ax if ax is not None else Figure(figsize=(7.6, 6.6)).add_axes((0.1, 0.2, 0.6, 0.72))
     eec_max = max(balance["eec"].max(), zoning["eec"].max(), settings.eec_breaks[1]) * 1.15
     sec_max = max(balance["sec"].max(), zoning["sec"].max(), settings.sec_breaks[1]) * 1.15
     _shade_zone_cells(ax, settings, eec_max, sec_max)
@@ -367,6 +368,7 @@ def plot_eec_sec(
     _zoned_points(ax, zoning)
     ax.set_xlim(0, eec_max)
     ax.set_ylim(0, sec_max)
+    _label_points(ax, zoning, _track_samples(balance, zoning))
     ax.set_xlabel("EEC" + (" 碳排放经济贡献率" if language == "zh" else ""))
     ax.set_ylabel("SEC" + (" 碳吸收生态贡献率" if language == "zh" else ""))
     ax.set_title(TEXT[language]["scatter"], fontsize=12, pad=10)
@@ -412,14 +414,55 @@ def _year_tracks(ax: Axes, balance: pd.DataFrame, zoning: pd.DataFrame) -> None:
 
 
 def _zoned_points(ax: Axes, zoning: pd.DataFrame) -> None:
-    """The classified points, coloured by zone and labelled with the unit (and year)."""
+    """The classified points, coloured by zone."""
     colours = zoning["zone"].map(classification.ZONE_COLOURS)
     ax.scatter(zoning["eec"], zoning["sec"], c=colours, s=70, edgecolors="#222222",
                linewidths=0.8, zorder=4)  # fmt: skip
+
+
+def _track_samples(balance: pd.DataFrame, zoning: pd.DataFrame) -> np.ndarray:
+    """Points along every drawn line and marker (EEC, SEC), for labels to avoid."""
+    samples = [zoning[["eec", "sec"]].to_numpy(dtype=float)]
+    if "year" not in zoning.columns:
+        for _unit, rows in balance.sort_values("year").groupby("unit"):
+            xy = rows[["eec", "sec"]].to_numpy(dtype=float)
+            for start, end in itertools.pairwise(xy):
+                share = np.linspace(0.0, 1.0, 25)[:, None]
+                samples.append(start + share * (end - start))
+    return np.vstack(samples)
+
+
+LABEL_OFFSETS_PT = ((7, 4), (7, -13), (-7, 4), (-7, -13), (0, 9), (0, -19))
+
+
+def _label_points(ax: Axes, zoning: pd.DataFrame, obstacles_xy: np.ndarray) -> None:
+    """Label each point with its unit at the offset covering the fewest lines and labels."""
+    renderer = FigureCanvasAgg(ax.figure).get_renderer()
+    obstacles = ax.transData.transform(obstacles_xy)
+    markers = ax.transData.transform(zoning[["eec", "sec"]].to_numpy(dtype=float))
+    inside = ax.get_window_extent(renderer)
+    placed: list[Bbox] = []
     for row in zoning.itertuples(index=False):
-        text = f"{row.unit} {row.year}" if hasattr(row, "year") else row.unit
-        ax.annotate(text, (row.eec, row.sec), xytext=(7, 5), textcoords="offset points",
-                    fontsize=8.5, path_effects=HALO, zorder=5)  # fmt: skip
+        text = f"{row.unit} {row.year}" if hasattr(row, "year") else str(row.unit)
+        best: tuple[float, dict[str, object], Bbox] | None = None
+        for dx, dy in LABEL_OFFSETS_PT:
+            style = {"xytext": (dx, dy), "textcoords": "offset points", "fontsize": 8.5,
+                     "ha": "left" if dx > 0 else "right" if dx < 0 else "center",
+                     "path_effects": HALO, "zorder": 5}  # fmt: skip
+            artist = ax.annotate(text, (row.eec, row.sec), **style)
+            box = artist.get_window_extent(renderer).padded(2)
+            artist.remove()
+            score = box.count_contains(obstacles) + 10 * sum(box.overlaps(b) for b in placed)
+            # a label near another unit's marker reads as that unit's label
+            score += 5 * (box.padded(14).count_contains(markers) - 1)
+            score += (
+                0 if inside.contains(box.x0, box.y0) and inside.contains(box.x1, box.y1) else 50
+            )
+            if best is None or score < best[0]:
+                best = (score, style, box)
+        assert best is not None
+        ax.annotate(text, (row.eec, row.sec), **best[1])
+        placed.append(best[2])
 
 
 def landuse_shares(landuse_areas: pd.DataFrame) -> pd.DataFrame:
@@ -659,7 +702,7 @@ def stage_maps(
     tables: MapTables,
     *,
     dpi: int = PNG_DPI,
-    formats: tuple[str, ...] = ("png", "pdf"),
+    formats: tuple[str, ...] = ("png", "svg"),
 ) -> dict[str, bytes]:
     """Draw every figure into ``staged`` (``maps/<stem>.<format>``); return report PNGs."""
     footnote = footnote_text(study_provenance(study), study.maps.language, study.maps.footnote)
