@@ -477,7 +477,7 @@ def plot_landuse_bars(
     landuse_areas: pd.DataFrame, *, language: str = "zh", ax: Axes | None = None
 ) -> Axes:
     """Horizontal stacked bars of land-use composition (% of area) per unit and year."""
-    ax = ax if ax is not None else Figure(figsize=(7.6, 5.2)).add_axes((0.16, 0.2, 0.8, 0.7))
+    ax = ax if ax is not None else Figure(figsize=(7.6, 6.0)).add_axes((0.16, 0.27, 0.8, 0.64))
     shares = landuse_shares(landuse_areas)
     labels = [f"{unit} {year}" for unit, year in shares.index]
     left = np.zeros(len(shares))
@@ -565,9 +565,9 @@ def emission_sink_figure(
 
     Sinks are about 1 % of emissions here, so one shared axis would hide them.
     """
-    figure = Figure(figsize=(11.0, 5.6))
-    left = figure.add_axes((0.09, 0.22, 0.38, 0.66))
-    right = figure.add_axes((0.6, 0.22, 0.38, 0.66))
+    figure = Figure(figsize=(11.0, 6.2))
+    left = figure.add_axes((0.09, 0.27, 0.38, 0.62))
+    right = figure.add_axes((0.6, 0.27, 0.38, 0.62))
     plot_emission_bars(balance, language=language, ax=left)
     plot_sink_bars(landuse_areas, sink_t_per_ha, language=language, ax=right)
     figure.suptitle(TEXT[language]["bars"], fontsize=13, y=0.97)
