@@ -20,7 +20,7 @@ EXIT_INTERRUPTED = 130
 def _run(args: argparse.Namespace) -> None:
     from pipeline.run import run
 
-    for path in run(args.study):
+    for path in run(args.study, force=args.force):
         print(f"wrote {path}")
 
 
@@ -53,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = commands.add_parser("run", help="run the whole pipeline on a study")
     run.add_argument("study", nargs="?", type=Path, default=Path("study.toml"))
+    run.add_argument(
+        "--force", action="store_true", help="recompute the land-use areas even when cached"
+    )
     run.set_defaults(handler=_run)
     validate = commands.add_parser("validate", help="check every input, write nothing")
     validate.add_argument("study", type=Path)
@@ -81,8 +84,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PipelineError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_INPUT_ERROR
-    except KeyboardInterrupt:
-        print("interrupted: earlier outputs were left as they were", file=sys.stderr)
+    except KeyboardInterrupt as interrupt:
+        reason = f" ({interrupt})" if str(interrupt) else ""
+        print(f"interrupted{reason}: earlier outputs were left as they were", file=sys.stderr)
         return EXIT_INTERRUPTED
     return 0
 

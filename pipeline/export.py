@@ -120,12 +120,44 @@ class StagedOutputs:
         return list(self._staged)
 
     def commit(self) -> list[Path]:
-        """Rename every staged file to its destination; return the destinations."""
-        for final, temporary in self._staged.items():
-            os.replace(temporary, final)
+        """Rename every staged file to its destination; return the destinations.
+
+        Earlier outputs are first moved aside; if any rename fails (e.g. a file open in
+        Excel on Windows) they are put back, so the folder holds either all the new outputs
+        or all the old ones. SIGINT/SIGTERM are held back until the renames are done.
+        """
+        from pipeline.locking import deferred_interrupts
+
+        with deferred_interrupts():
+            backups: dict[Path, Path] = {}
+            replaced: list[Path] = []
+            try:
+                for final, temporary in self._staged.items():
+                    if final.exists():
+                        backups[final] = final.with_name(f".{final.name}.{os.getpid()}.bak")
+                        os.replace(final, backups[final])
+                    os.replace(temporary, final)
+                    replaced.append(final)
+            except OSError as error:
+                self._roll_back(replaced, backups)
+                raise OutputError(
+                    f"{error.filename}: cannot replace ({error.strerror}); the earlier outputs "
+                    "were kept (close the file if another program has it open)"
+                ) from None
+            for backup in backups.values():
+                backup.unlink(missing_ok=True)
         written = list(self._staged)
         self._staged.clear()
         return written
+
+    def _roll_back(self, replaced: list[Path], backups: Mapping[Path, Path]) -> None:
+        """Remove the new outputs already in place and put the earlier ones back."""
+        for final in replaced:
+            final.unlink(missing_ok=True)
+        for final, backup in backups.items():
+            with contextlib.suppress(OSError):
+                os.replace(backup, final)
+        self.discard()
 
     def discard(self) -> None:
         """Remove every staged temporary file."""
@@ -154,8 +186,25 @@ def write_workbook(
             sheet.freeze_panes = sheet.cell(row=start_row + 2, column=2)
 
 
+_SHA256_MEMO: dict[tuple[str, int, int], str] = {}
+
+
 def sha256(path: Path) -> str:
-    """SHA-256 of a file (or of every file under a folder, in sorted order)."""
+    """SHA-256 of a file (or of every file under a folder, in sorted order).
+
+    File checksums are remembered per (path, size, modification time) within a process, so
+    the cache key and the manifest hash a large raster once.
+    """
+    if path.is_file():
+        stat = path.stat()
+        memo_key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+        if memo_key not in _SHA256_MEMO:
+            _SHA256_MEMO[memo_key] = _sha256_of(path)
+        return _SHA256_MEMO[memo_key]
+    return _sha256_of(path)
+
+
+def _sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
     for file in files:

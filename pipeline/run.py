@@ -17,7 +17,7 @@ import geopandas as gpd
 import pandas as pd
 
 from pipeline import balance as balance_model
-from pipeline import export, landuse, reproduction, statistics, zoning
+from pipeline import cache, checks, export, landuse, locking, reproduction, statistics, zoning
 from pipeline.errors import InputError, PipelineError
 from pipeline.study import Study, load_study
 
@@ -49,6 +49,9 @@ class Inputs:
     units: gpd.GeoDataFrame | None
     files: dict[str, Path]
     notes: tuple[str, ...] = ()
+    raw_areas: pd.DataFrame | None = None  # tabulated areas before classification (cached)
+    cache_key: str | None = None
+    cache_reused: bool = False
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,10 @@ def input_files(study: Study) -> dict[str, Path]:
     files = {"statistics": study.statistics_path}
     if study.boundaries is not None:
         files["boundaries"] = study.boundaries.path
+        if study.boundaries.path.suffix.lower() == ".shp":
+            for suffix in (".dbf", ".shx", ".prj", ".cpg"):
+                if study.boundaries.path.with_suffix(suffix).is_file():
+                    files[f"boundaries{suffix}"] = study.boundaries.path.with_suffix(suffix)
     if study.landuse.areas is not None:
         files["landuse_areas"] = study.landuse.areas
     files |= {f"landuse_{year}": path for year, path in study.landuse.rasters.items()}
@@ -98,13 +105,25 @@ def read_units(study: Study) -> gpd.GeoDataFrame | None:
     )
 
 
-def tabulate_areas(study: Study, units: gpd.GeoDataFrame | None) -> pd.DataFrame:
-    """Hectares per (unit, year, code): from the area table, or zonally from the rasters."""
+def tabulate_areas(
+    study: Study, units: gpd.GeoDataFrame | None, *, force: bool = False
+) -> tuple[pd.DataFrame, str | None, bool]:
+    """Hectares per (unit, year, code): from the area table, or zonally from the rasters.
+
+    Returns the areas, the cache key (rasters only) and whether the cached table was reused;
+    ``force`` recomputes even when the cache holds the key.
+    """
     if study.landuse.areas is not None:
-        return landuse.read_area_table(study.landuse.areas)
+        return landuse.read_area_table(study.landuse.areas), None, False
     assert units is not None  # the study loader requires boundaries with rasters
+    key = cache.areas_key(study)
+    cached = None if force else cache.load_areas(study.output_dir, key)
+    if cached is not None:
+        print(cache.describe(key))
+        return cached, key, True
     from pipeline import zonal
 
+    locking.test_pause("zonal")
     result = zonal.tabulate(
         units,
         study.landuse.rasters,
@@ -112,15 +131,18 @@ def tabulate_areas(study: Study, units: gpd.GeoDataFrame | None) -> pd.DataFrame
         mode=study.landuse.mode,
         scheduler=study.compute.scheduler,
     )
-    return result.areas
+    return result.areas[cache.AREA_COLUMNS], key, False
 
 
 def classify_areas(study: Study, areas: pd.DataFrame) -> pd.DataFrame:
     """Attach land classes from the study's scheme; unknown codes per the study's setting."""
-    source = study.landuse.areas or ", ".join(str(p) for p in study.landuse.rasters.values())
+    scheme = landuse.load_scheme(study.landuse.scheme)
+    source = study.landuse.areas or checks.unknown_code_sources(
+        areas, scheme.classes, study.landuse.rasters
+    )
     classified, ignored = landuse.attach_classes(
         areas,
-        landuse.load_scheme(study.landuse.scheme),
+        scheme,
         source=source,
         unknown_codes=study.landuse.unknown_codes,
     )
@@ -159,7 +181,32 @@ def check_area_table_units(
         raise InputError(study.landuse.areas, problems)
 
 
-def load_inputs(study: Study, timer: Timer) -> Inputs:
+def check_units_before_tabulation(
+    study: Study, stats: pd.DataFrame, units: gpd.GeoDataFrame | None
+) -> None:
+    """With boundaries: at least two units, and (for rasters) statistics for each unit and
+    year, checked before the long tabulation."""
+    if units is None:
+        return
+    settings = study.boundaries
+    assert settings is not None
+    hint = (
+        f"; [boundaries] unit_field = {settings.unit_field!r} puts every feature in one unit"
+        if settings.unit_field
+        else ""
+    )
+    checks.check_several_units(units["unit"], settings.path, hint)
+    if study.landuse.rasters:
+        statistics.check_coverage(
+            stats,
+            units["unit"],
+            study.years,
+            source=study.statistics_path,
+            units_source=f"the boundaries {settings.path.name}",
+        )
+
+
+def load_inputs(study: Study, timer: Timer, *, force: bool = False) -> Inputs:
     """Read and check every input of the study."""
     with timer.stage("statistics"):
         stats = statistics.load_statistics(
@@ -167,15 +214,22 @@ def load_inputs(study: Study, timer: Timer) -> Inputs:
         )
     with timer.stage("boundaries"):
         units = read_units(study)
+    check_units_before_tabulation(study, stats, units)
     with timer.stage("zonal"):
-        areas = classify_areas(study, tabulate_areas(study, units))
+        raw, key, reused = tabulate_areas(study, units, force=force)
+        areas = classify_areas(study, raw)
     check_area_table_units(study, units, areas)
     names, names_source = study_units(study, units, areas)
+    checks.check_several_units(names, study.landuse.areas or study.path)
+    if study.landuse.rasters:
+        checks.check_land_in_every_unit(areas, names, study.landuse.rasters)
     years = sorted(areas["year"].unique())
     stats = statistics.check_coverage(
         stats, names, years, source=study.statistics_path, units_source=names_source
     )
-    return Inputs(stats, areas, units, input_files(study))
+    return Inputs(
+        stats, areas, units, input_files(study), raw_areas=raw, cache_key=key, cache_reused=reused
+    )
 
 
 def compute(study: Study, inputs: Inputs) -> Results:
@@ -237,26 +291,50 @@ def write_outputs(study: Study, inputs: Inputs, results: Results, timer: Timer) 
             )
         if results.reproduction_markdown is not None:
             staged.write_text("data/processed/reproduction.md", results.reproduction_markdown)
+        if inputs.cache_key is not None and not inputs.cache_reused:
+            staged.write_csv(cache.relative_path(inputs.cache_key), inputs.raw_areas)
+        locking.test_pause("write")
         outputs = [str(final.relative_to(study.output_dir)) for final in staged.destinations]
         manifest = export.run_manifest(
             study=study,
             inputs=inputs.files,
             timings_s=timer.seconds,
             outputs=[*outputs, "data/processed/run.json"],
+            extra={"landuse_cache": cache_manifest(inputs)},
         )
         staged.write_json("data/processed/run.json", manifest)
     return [study.output_dir / output for output in manifest["outputs"]]
 
 
-def run(study_path: str | Path) -> list[Path]:
-    """Run the whole pipeline on a study file; return the written outputs."""
+def cache_manifest(inputs: Inputs) -> dict[str, object] | None:
+    """The land-use cache entry of run.json (``None`` for an area table)."""
+    if inputs.cache_key is None:
+        return None
+    return {
+        "key": inputs.cache_key,
+        "file": cache.relative_path(inputs.cache_key),
+        "reused": inputs.cache_reused,
+    }
+
+
+def run(study_path: str | Path, *, force: bool = False) -> list[Path]:
+    """Run the whole pipeline on a study file; return the written outputs.
+
+    The output folder is locked for the run (``data/processed/.lock``); SIGTERM stops the run
+    like Ctrl-C, leaving earlier outputs as they were. ``force`` recomputes the land-use
+    areas even when cached.
+    """
     timer = Timer()
     with timer.stage("study"):
         study = load_study(study_path)
-    inputs = load_inputs(study, timer)
-    with timer.stage("model"):
-        results = compute(study, inputs)
-    return write_outputs(study, inputs, results, timer)
+    with (
+        locking.interrupts_as_keyboard_interrupt(),
+        locking.RunLock(study.processed_dir, study.output_dir),
+    ):
+        inputs = load_inputs(study, timer, force=force)
+        with timer.stage("model"):
+            results = compute(study, inputs)
+        return write_outputs(study, inputs, results, timer)
 
 
 def validate(study_path: str | Path) -> Study:

@@ -1,0 +1,101 @@
+"""Cached land-use areas: zonal tabulation is the slow stage, so its table is kept.
+
+The key is a SHA-256 over everything the areas depend on: the checksum of every raster and of
+the boundaries (with a Shapefile's .dbf, .shx, .prj and .cpg), how the boundaries are read,
+the engine settings (nodata, mode, scheme) and the engine's own code and version. Any change
+gives a new key, so a stale table is never reused. Tables live in
+``data/processed/cache/landuse_areas_<key>.csv`` and are written with the run's other outputs
+(staged and renamed together), so a failed run leaves the cache as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pipeline.export import sha256
+from pipeline.study import Study
+
+CACHE_FORMAT = 1
+CACHE_FOLDER = "data/processed/cache"
+AREA_COLUMNS = ["unit", "year", "code", "pixels", "area_ha"]
+SHAPEFILE_SIDECARS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
+KEY_SHOWN = 12
+"""Hex digits of the key shown in messages (the file name holds 16)."""
+
+
+def input_checksums(path: Path) -> dict[str, str]:
+    """SHA-256 of an input file, of each file of a Shapefile, or of a folder's files."""
+    if path.suffix.lower() == ".shp":
+        parts = [path.with_suffix(s) for s in SHAPEFILE_SIDECARS]
+        return {p.name: sha256(p) for p in parts if p.is_file()}
+    return {path.name: sha256(path)}
+
+
+def _engine_fingerprint() -> dict[str, str]:
+    """Version and source checksum of the code that tabulates (a fix invalidates the cache)."""
+    from pipeline import rasters, zonal
+
+    try:
+        version = metadata.version("carbon-balance-zoning")
+    except metadata.PackageNotFoundError:
+        version = "unknown"
+    sources = {m.__name__: sha256(Path(m.__file__)) for m in (zonal, rasters) if m.__file__}
+    return {"version": version, **sources}
+
+
+def key_content(study: Study) -> dict[str, Any]:
+    """Everything the tabulated areas depend on (what the key is a checksum of)."""
+    boundaries = study.boundaries
+    assert boundaries is not None  # rasters need boundaries (the study loader checks)
+    scheme = study.landuse.scheme
+    return {
+        "format": CACHE_FORMAT,
+        "engine": _engine_fingerprint(),
+        "rasters": {str(y): input_checksums(p) for y, p in sorted(study.landuse.rasters.items())},
+        "boundaries": input_checksums(boundaries.path),
+        "boundaries_settings": {
+            "layer": boundaries.layer,
+            "name_field": boundaries.name_field,
+            "unit_field": boundaries.unit_field,
+            "encoding": boundaries.encoding,
+        },
+        "nodata": study.landuse.nodata,
+        "mode": study.landuse.mode,
+        "scheme": input_checksums(scheme) if isinstance(scheme, Path) else scheme,
+    }
+
+
+def areas_key(study: Study) -> str:
+    """The cache key of a study's land-use areas (64 hex digits)."""
+    text = json.dumps(key_content(study), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def relative_path(key: str) -> str:
+    """Where the areas of ``key`` are kept, relative to the output folder."""
+    return f"{CACHE_FOLDER}/landuse_areas_{key[:16]}.csv"
+
+
+def load_areas(output_dir: Path, key: str) -> pd.DataFrame | None:
+    """The cached areas of ``key``, or ``None`` when absent or unreadable."""
+    path = output_dir / relative_path(key)
+    if not path.is_file():
+        return None
+    try:
+        table = pd.read_csv(path, encoding="utf-8-sig", dtype={"unit": str})
+    except (OSError, ValueError):
+        return None
+    if list(table.columns) != AREA_COLUMNS:
+        return None
+    return table.astype({"year": "int64", "code": "int64"})
+
+
+def describe(key: str) -> str:
+    """The line printed when the cache is used."""
+    return f"reused cached land-use areas (key {key[:KEY_SHOWN]})"

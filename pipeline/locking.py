@@ -1,0 +1,212 @@
+"""One run per output folder, and clean interruption.
+
+:class:`RunLock` holds ``data/processed/.lock`` (pid, host, start time) for the length of a
+run: a second run on the same output folder refuses with a message naming the running one. A
+lock left by a run that was killed (its pid no longer alive on this host) is taken over with
+a note, and that run's temporary files are removed.
+
+:func:`interrupts_as_keyboard_interrupt` turns SIGTERM into :class:`Terminated` (a
+:class:`KeyboardInterrupt`), so ``kill`` unwinds the run like Ctrl-C does: staged outputs are
+discarded, earlier outputs stay, the lock is released. :func:`deferred_interrupts` holds
+SIGINT/SIGTERM back while the staged outputs are renamed, so a run never stops half-way
+through replacing its outputs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import signal
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from pipeline.errors import OutputError
+
+LOCK_NAME = ".lock"
+TEMPORARY_GLOB = ".*.{pid}.tmp"
+"""Temporary names of :class:`pipeline.export.StagedOutputs` written by process ``pid``."""
+BACKUP_GLOB = ".*.{pid}.bak"
+"""Earlier outputs moved aside by process ``pid`` while it renamed its outputs."""
+TEST_PAUSE_VARIABLE = "CARBON_ZONING_TEST_PAUSE_AT"
+"""Test hook: a stage name (``zonal``, ``write``) at which the run pauses for 60 s."""
+
+
+class Terminated(KeyboardInterrupt):
+    """The run received SIGTERM; handled like Ctrl-C."""
+
+
+@dataclass(frozen=True)
+class LockOwner:
+    """Who holds a lock."""
+
+    pid: int
+    host: str
+    started: str
+
+    def describe(self) -> str:
+        """``pid 123 on host 'x', started 2026-01-01T10:00:00+00:00``."""
+        return f"pid {self.pid} on host {self.host!r}, started {self.started}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # a process of another user
+    except OSError:
+        return False
+    return True
+
+
+def _read_owner(path: Path) -> LockOwner | None:
+    try:
+        content: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return LockOwner(int(content["pid"]), str(content["host"]), str(content["started"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+class RunLock:
+    """``with RunLock(processed_dir, output_dir):`` holds the folder's lock for one run.
+
+    Raises
+    ------
+    OutputError
+        When another live run holds the lock (or one on another host that cannot be checked).
+    """
+
+    def __init__(self, processed_dir: Path, output_dir: Path | None = None) -> None:
+        self.path = processed_dir / LOCK_NAME
+        self.output_dir = output_dir or processed_dir
+        self.notes: list[str] = []
+        self._created_folder = False
+        self._me = LockOwner(
+            os.getpid(), socket.gethostname(), dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        )
+
+    def __enter__(self) -> RunLock:
+        self._created_folder = not self.path.parent.exists()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise OutputError(
+                f"{self.path.parent}: cannot create output folder ({error})"
+            ) from None
+        for _attempt in range(3):
+            if self._try_create():
+                return self
+            self._handle_existing()
+        raise OutputError(f"{self.path}: cannot take the lock (another run keeps taking it)")
+
+    def __exit__(self, *exc: object) -> None:
+        owner = _read_owner(self.path)
+        if owner is not None and owner.pid == self._me.pid and owner.host == self._me.host:
+            self.path.unlink(missing_ok=True)
+        if self._created_folder:
+            with contextlib.suppress(OSError):
+                self.path.parent.rmdir()  # only when the failed run left it empty
+
+    def _try_create(self) -> bool:
+        try:
+            handle = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            return False
+        except OSError as error:
+            raise OutputError(f"{self.path}: cannot create the lock file ({error})") from None
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            json.dump(self._me.__dict__, stream)
+        return True
+
+    def _handle_existing(self) -> None:
+        owner = _read_owner(self.path)
+        if owner is None:
+            self._take_over("an unreadable lock file (a run killed while starting)")
+            return
+        if owner.host != self._me.host:
+            raise OutputError(
+                f"{self.path}: the output folder is in use by a run on another host "
+                f"({owner.describe()}); wait for it to finish, or delete the lock file if that "
+                "run is gone"
+            )
+        if _pid_alive(owner.pid):
+            raise OutputError(
+                f"{self.path}: another run is writing to this output folder "
+                f"({owner.describe()}); wait for it to finish or stop it, then run again"
+            )
+        self._take_over(f"a stale lock of a run that is no longer running ({owner.describe()})")
+        self._remove_temporary_files(owner.pid)
+
+    def _take_over(self, what: str) -> None:
+        self.notes.append(f"note: took over {what}")
+        print(self.notes[-1])
+        self.path.unlink(missing_ok=True)
+
+    def _remove_temporary_files(self, pid: int) -> None:
+        """Remove a dead run's staged files; put back outputs it had moved aside."""
+        for temporary in self.output_dir.rglob(TEMPORARY_GLOB.format(pid=pid)):
+            with contextlib.suppress(OSError):
+                temporary.unlink()
+        for backup in self.output_dir.rglob(BACKUP_GLOB.format(pid=pid)):
+            final = backup.with_name(backup.name[1 : -len(f".{pid}.bak")])
+            with contextlib.suppress(OSError):
+                if final.exists():
+                    backup.unlink()
+                else:
+                    os.replace(backup, final)
+
+
+def _raise_terminated(signum: int, _frame: FrameType | None) -> None:
+    raise Terminated(f"received {signal.Signals(signum).name}")
+
+
+@contextlib.contextmanager
+def interrupts_as_keyboard_interrupt() -> Iterator[None]:
+    """SIGTERM raises :class:`Terminated` in the main thread for the ``with`` body."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def deferred_interrupts() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back during the body; raise afterwards if one arrived."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    for signum in handlers:
+        signal.signal(signum, lambda number, _frame: received.append(number))
+    try:
+        yield
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+    if received:
+        if received[0] == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise Terminated(f"received {signal.Signals(received[0]).name}")
+
+
+def test_pause(stage: str) -> None:
+    """Test hook: pause at ``stage`` when :data:`TEST_PAUSE_VARIABLE` names it."""
+    if os.environ.get(TEST_PAUSE_VARIABLE) != stage:
+        return
+    import time
+
+    print(f"paused at {stage}", flush=True)
+    time.sleep(60)
