@@ -44,6 +44,14 @@ def _demo(args: argparse.Namespace) -> None:
         print(f"wrote {path}")
 
 
+def _maps(args: argparse.Namespace) -> None:
+    from pipeline.maps import render_maps
+    from pipeline.study import load_study
+
+    for path in render_maps(load_study(args.study)):
+        print(f"wrote {path}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``carbon-zoning`` argument parser, one sub-command per stage a user re-runs."""
     parser = argparse.ArgumentParser(
@@ -72,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--unit-map", default=None, help="'districts' (区 -> 市辖区) or a CSV adcode|name,unit"
     )
     regions.set_defaults(handler=_boundaries)
+    maps = commands.add_parser("maps", help="re-render maps and report from processed tables")
+    maps.add_argument("study", type=Path)
+    maps.set_defaults(handler=_maps)
     return parser
 
 

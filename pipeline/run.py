@@ -291,6 +291,13 @@ def write_outputs(study: Study, inputs: Inputs, results: Results, timer: Timer) 
             )
         if results.reproduction_markdown is not None:
             staged.write_text("data/processed/reproduction.md", results.reproduction_markdown)
+        if inputs.units is not None:
+            from pipeline import geopackage
+
+            geopackage.stage_geopackage(
+                staged, study, units=inputs.units, balance=results.balance,
+                zoning=results.zoning, landuse_areas=results.landuse_areas,
+            )  # fmt: skip
         if inputs.cache_key is not None and not inputs.cache_reused:
             staged.write_csv(cache.relative_path(inputs.cache_key), inputs.raw_areas)
         locking.test_pause("write")
@@ -334,7 +341,10 @@ def run(study_path: str | Path, *, force: bool = False) -> list[Path]:
         inputs = load_inputs(study, timer, force=force)
         with timer.stage("model"):
             results = compute(study, inputs)
-        return write_outputs(study, inputs, results, timer)
+        outputs = write_outputs(study, inputs, results, timer)
+        from pipeline.maps import render_maps  # matplotlib only when drawing
+
+        return outputs + render_maps(study)
 
 
 def validate(study_path: str | Path) -> Study:

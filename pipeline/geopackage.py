@@ -1,0 +1,421 @@
+"""The GeoPackage for GIS colleagues: spatial layers, attribute tables, metadata, QGIS styles.
+
+``carbon_balance.gpkg`` holds
+
+- ``units``: one polygon per reporting unit with its zoning (``zone``, names, levels, indices);
+- ``balance_<year>``: the units with every index of that year;
+- attribute (non-spatial) tables ``carbon_balance``, ``landuse_areas``, ``statistics``,
+  ``coefficients``;
+- dataset metadata in ``gpkg_metadata`` (study name, synthetic-data note, generator) and a
+  description per layer in ``gpkg_contents``;
+- a default QGIS style per spatial layer in ``layer_styles`` (QGIS's own table layout):
+  categorized by ``zone`` for ``units``, graduated on ``balance_t`` for ``balance_<year>``.
+
+Fields are plain numbers and strings only, so every GIS reads them.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from xml.sax.saxutils import escape, quoteattr
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+from matplotlib.colors import to_rgb
+
+from pipeline import classification
+from pipeline.export import StagedOutputs
+from pipeline.landuse import CLASS_NAMES_ZH
+from pipeline.provenance import Provenance, study_provenance
+from pipeline.study import ZONES, Coefficients, Study
+from pipeline.zoning import ZONE_NAMES_EN, ZONE_NAMES_ZH
+
+GEOPACKAGE_PATH = "data/processed/carbon_balance.gpkg"
+GRADUATED_FIELD = "balance_t"
+OUTLINE_RGB = "51,51,51,255"
+LAYER_STYLES_DDL = """
+CREATE TABLE IF NOT EXISTS layer_styles (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    f_table_catalog TEXT(256),
+    f_table_schema TEXT(256),
+    f_table_name TEXT(256),
+    f_geometry_column TEXT(256),
+    styleName TEXT(30),
+    styleQML TEXT,
+    styleSLD TEXT,
+    useAsDefault BOOLEAN,
+    description TEXT,
+    owner TEXT(30),
+    ui TEXT(30),
+    update_time DATETIME DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+)
+"""
+
+
+@dataclass(frozen=True)
+class StyleRule:
+    """One symbol class: a label, a fill colour and either a value or a (lower, upper] range."""
+
+    label: str
+    colour: str
+    value: str | None = None
+    lower: float | None = None
+    upper: float | None = None
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def units_layer(units: gpd.GeoDataFrame, zoning: pd.DataFrame) -> gpd.GeoDataFrame:
+    """The units with their zoning (with ``basis = "year"``: the latest year's zoning)."""
+    if "year" in zoning.columns:
+        zoning = zoning[zoning["year"] == zoning["year"].max()]
+    table = zoning.drop(columns=["zone_zh"], errors="ignore")
+    layer = units[["unit", "geometry"]].merge(table, on="unit", how="left")
+    return _with_zone_names(layer)
+
+
+def balance_layers(units: gpd.GeoDataFrame, balance: pd.DataFrame) -> dict[str, gpd.GeoDataFrame]:
+    """``balance_<year>``: the units with every column of the balance table for that year."""
+    layers = {}
+    for year, rows in balance.groupby("year", sort=True):
+        layer = units[["unit", "geometry"]].merge(rows, on="unit", how="left")
+        layers[f"balance_{int(year)}"] = _with_zone_names(layer)
+    return layers
+
+
+def _with_zone_names(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    out = frame.copy()
+    out["zone_zh"] = out["zone"].map(ZONE_NAMES_ZH)
+    out["zone_en"] = out["zone"].map(ZONE_NAMES_EN)
+    columns = [c for c in out.columns if c != "geometry"] + ["geometry"]
+    return gpd.GeoDataFrame(out[columns], geometry="geometry", crs=frame.crs)
+
+
+def statistics_table(balance: pd.DataFrame) -> pd.DataFrame:
+    """The statistics the balance was computed from (population, GDP, energy)."""
+    columns = ["unit", "year", "population_10k", "gdp_100m_yuan", "energy_tce"]
+    return balance[columns].sort_values(["year", "unit"]).reset_index(drop=True)
+
+
+def landuse_table(landuse_areas: pd.DataFrame) -> pd.DataFrame:
+    """The land-use areas with the Chinese class name added."""
+    table = landuse_areas.copy()
+    table["class_zh"] = table["class"].map(CLASS_NAMES_ZH)
+    return table
+
+
+def coefficients_table(coefficients: Coefficients) -> pd.DataFrame:
+    """One row per coefficient: ``name, land_class, value, unit``."""
+    rows = [
+        ("respiration", "", coefficients.respiration_t_per_10k_people, "t CO2 / 10^4 people"),
+        ("energy", "", coefficients.energy_t_co2_per_tce, "t CO2 / tce"),
+    ]
+    rows += [
+        ("sink", land_class, value, "t CO2 / ha")
+        for land_class, value in coefficients.sink_t_per_ha.items()
+    ]
+    return pd.DataFrame(rows, columns=["name", "land_class", "value", "unit"])
+
+
+def plain_fields(frame: pd.DataFrame) -> pd.DataFrame:
+    """Integers as int32/int64, text as str, floats as float64: no objects, no lists."""
+    out = frame.copy()
+    for column in out.columns:
+        if column == "geometry":
+            continue
+        series = out[column]
+        if pd.api.types.is_bool_dtype(series):
+            out[column] = series.astype("int32")
+        elif pd.api.types.is_integer_dtype(series):
+            small = series.abs().max() < 2**31 if len(series) else True
+            out[column] = series.astype("int32" if small else "int64")
+        elif pd.api.types.is_float_dtype(series):
+            out[column] = series.astype("float64")
+        else:
+            out[column] = series.map(lambda v: None if pd.isna(v) else str(v)).astype(object)
+    return out
+
+
+# --------------------------------------------------------------------------- styles
+
+
+def zone_rules() -> list[StyleRule]:
+    """One categorized rule per zone, labelled in Chinese and English."""
+    return [
+        StyleRule(f"{ZONE_NAMES_ZH[z]} / {ZONE_NAMES_EN[z]}", classification.ZONE_COLOURS[z], z)
+        for z in ZONES
+    ]
+
+
+def graduated_rules(values: Sequence[float], scheme: str, k: int) -> list[StyleRule]:
+    """Diverging classes of ``balance_t`` around 0, as on the balance maps."""
+    classes = classification.classify_values(values, scheme=scheme, k=k, cmap="RdBu_r", centre=0.0)
+    rules = []
+    for lower, upper, colour in zip(classes.lower, classes.upper, classes.colours, strict=True):
+        label = f"{lower:,.0f} – {upper:,.0f} t CO2"
+        rules.append(StyleRule(label, colour, lower=lower, upper=upper))
+    return rules
+
+
+def _rgba(colour: str) -> str:
+    red, green, blue = (round(255 * c) for c in to_rgb(colour))
+    return f"{red},{green},{blue},255"
+
+
+def _symbol_xml(name: str, colour: str) -> str:
+    props = {
+        "color": _rgba(colour),
+        "outline_color": OUTLINE_RGB,
+        "outline_style": "solid",
+        "outline_width": "0.3",
+        "outline_width_unit": "MM",
+        "style": "solid",
+        "joinstyle": "bevel",
+    }
+    options = "".join(f'<Option type="QString" name="{k}" value="{v}"/>' for k, v in props.items())
+    old_props = "".join(f'<prop k="{k}" v="{v}"/>' for k, v in props.items())
+    return (
+        f'<symbol type="fill" name="{name}" alpha="1" clip_to_extent="1" force_rhr="0">'
+        f'<layer class="SimpleFill" enabled="1" pass="0" locked="0">'
+        f'<Option type="Map">{options}</Option>{old_props}</layer></symbol>'
+    )
+
+
+def _labeling_xml(field: str) -> str:
+    return (
+        '<labeling type="simple"><settings calloutType="simple">'
+        f'<text-style fieldName="{field}" fontSize="9" fontSizeUnit="Point" '
+        'textColor="0,0,0,255" isExpression="0"/>'
+        '<text-buffer bufferDraw="1" bufferSize="1" bufferColor="255,255,255,255"/>'
+        '<placement placement="1"/></settings></labeling>'
+    )
+
+
+def qml(field: str, rules: Sequence[StyleRule], *, label_field: str = "unit") -> str:
+    """A QGIS style (QML): categorized when the rules have values, else graduated."""
+    symbols = "".join(_symbol_xml(str(i), rule.colour) for i, rule in enumerate(rules))
+    if all(rule.value is not None for rule in rules):
+        items = "".join(
+            f'<category render="true" symbol="{i}" value={quoteattr(str(rule.value))} '
+            f"label={quoteattr(rule.label)}/>"
+            for i, rule in enumerate(rules)
+        )
+        renderer = (
+            f'<renderer-v2 type="categorizedSymbol" attr="{field}" symbollevels="0" '
+            f'enableorderby="0" forceraster="0"><categories>{items}</categories>'
+            f"<symbols>{symbols}</symbols></renderer-v2>"
+        )
+    else:
+        items = "".join(
+            f'<range render="true" symbol="{i}" lower="{rule.lower!r}" upper="{rule.upper!r}" '
+            f"label={quoteattr(rule.label)}/>"
+            for i, rule in enumerate(rules)
+        )
+        renderer = (
+            f'<renderer-v2 type="graduatedSymbol" attr="{field}" graduatedMethod="GraduatedColor" '
+            f'symbollevels="0" enableorderby="0" forceraster="0"><ranges>{items}</ranges>'
+            f'<symbols>{symbols}</symbols><classificationMethod id="Custom"/></renderer-v2>'
+        )
+    return (
+        "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
+        '<qgis version="3.28.0" styleCategories="Symbology|Labeling">'
+        f"{renderer}{_labeling_xml(label_field)}<layerGeometryType>2</layerGeometryType></qgis>"
+    )
+
+
+def sld(layer: str, field: str, rules: Sequence[StyleRule]) -> str:
+    """The same style as OGC SLD 1.1 (for GIS other than QGIS)."""
+    parts = []
+    for rule in rules:
+        if rule.value is not None:
+            condition = (
+                f"<ogc:PropertyIsEqualTo><ogc:PropertyName>{field}</ogc:PropertyName>"
+                f"<ogc:Literal>{escape(rule.value)}</ogc:Literal></ogc:PropertyIsEqualTo>"
+            )
+        else:
+            condition = (
+                f"<ogc:PropertyIsBetween><ogc:PropertyName>{field}</ogc:PropertyName>"
+                f"<ogc:LowerBoundary><ogc:Literal>{rule.lower!r}</ogc:Literal></ogc:LowerBoundary>"
+                f"<ogc:UpperBoundary><ogc:Literal>{rule.upper!r}</ogc:Literal></ogc:UpperBoundary>"
+                "</ogc:PropertyIsBetween>"
+            )
+        parts.append(
+            f"<se:Rule><se:Name>{escape(rule.label)}</se:Name><ogc:Filter>{condition}</ogc:Filter>"
+            f'<se:PolygonSymbolizer><se:Fill><se:SvgParameter name="fill">{rule.colour}'
+            '</se:SvgParameter></se:Fill><se:Stroke><se:SvgParameter name="stroke">#333333'
+            '</se:SvgParameter><se:SvgParameter name="stroke-width">1</se:SvgParameter>'
+            "</se:Stroke></se:PolygonSymbolizer></se:Rule>"
+        )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<StyledLayerDescriptor version="1.1.0" xmlns="http://www.opengis.net/sld" '
+        'xmlns:ogc="http://www.opengis.net/ogc" xmlns:se="http://www.opengis.net/se">'
+        f"<NamedLayer><se:Name>{escape(layer)}</se:Name><UserStyle><se:Name>{escape(layer)}"
+        f"</se:Name><se:FeatureTypeStyle>{''.join(parts)}</se:FeatureTypeStyle></UserStyle>"
+        "</NamedLayer></StyledLayerDescriptor>"
+    )
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def dataset_metadata(study_name: str, provenance: Provenance) -> dict[str, str]:
+    """Dataset-level metadata (stored by GDAL in ``gpkg_metadata``)."""
+    sources = [provenance.landuse, provenance.statistics]
+    if provenance.boundaries:
+        sources.insert(0, provenance.boundaries)
+    note = (
+        "SYNTHETIC / reconstructed demo data (合成数据): " + ", ".join(provenance.synthetic_inputs)
+        if provenance.synthetic
+        else "no input is flagged synthetic"
+    )
+    return {
+        "TITLE": study_name,
+        "STUDY": study_name,
+        "SYNTHETIC": "yes" if provenance.synthetic else "no",
+        "DATA_NOTE": note,
+        "SOURCES": "; ".join(sources),
+        "GENERATOR": f"carbon-balance-zoning {_version()}",
+        "CREATED": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "UNITS": "emission, sink, balance: t CO2/yr; area: ha; intensities: t CO2/ha",
+    }
+
+
+def _version() -> str:
+    try:
+        return metadata.version("carbon-balance-zoning")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _write_layer(
+    path: Path,
+    frame: pd.DataFrame,
+    layer: str,
+    description: str,
+    dataset_tags: Mapping[str, str] | None = None,
+) -> None:
+    kwargs: dict[str, object] = {}
+    if dataset_tags is not None:
+        kwargs["dataset_metadata"] = dict(dataset_tags)
+    pyogrio.write_dataframe(
+        plain_fields(frame),
+        path,
+        layer=layer,
+        driver="GPKG",
+        promote_to_multi=True,
+        layer_options={"DESCRIPTION": description, "IDENTIFIER": layer},
+        **kwargs,
+    )
+
+
+def write_styles(path: Path, styles: Mapping[str, tuple[str, str, str]]) -> None:
+    """Add ``layer_styles`` rows (``layer -> (description, qml, sld)``), each the default."""
+    with sqlite3.connect(path) as connection:
+        connection.execute(LAYER_STYLES_DDL)
+        geometry_columns = dict(
+            connection.execute("SELECT table_name, column_name FROM gpkg_geometry_columns")
+        )
+        for layer, (description, style_qml, style_sld) in styles.items():
+            connection.execute(
+                "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, "
+                "f_geometry_column, styleName, styleQML, styleSLD, useAsDefault, description, "
+                "owner, ui) VALUES ('', '', ?, ?, ?, ?, ?, 1, ?, 'carbon-balance-zoning', NULL)",
+                (layer, geometry_columns[layer], layer, style_qml, style_sld, description),
+            )
+        connection.execute(
+            "INSERT OR REPLACE INTO gpkg_contents (table_name, data_type, identifier, "
+            "description, last_change) VALUES ('layer_styles', 'attributes', 'layer_styles', "
+            "'QGIS layer styles', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))"
+        )
+    connection.close()
+
+
+def write_geopackage(
+    path: Path,
+    *,
+    study_name: str,
+    units: gpd.GeoDataFrame,
+    balance: pd.DataFrame,
+    zoning: pd.DataFrame,
+    landuse_areas: pd.DataFrame,
+    coefficients: Coefficients,
+    provenance: Provenance,
+    classification_scheme: str = "NaturalBreaks",
+    classes: int = 5,
+) -> None:
+    """Write the whole GeoPackage to ``path``.
+
+    It is built beside ``path`` under a ``.gpkg`` name (GDAL wants the extension) and renamed
+    to ``path`` when complete, so ``path`` may be a staging name such as ``.x.gpkg.123.tmp``.
+    """
+    work = path.with_name(path.name + ".gpkg")
+    work.unlink(missing_ok=True)
+    note = "" if not provenance.synthetic else " SYNTHETIC demo data (合成数据)."
+    layer = units_layer(units, zoning)
+    description = f"{study_name}: carbon-balance zoning per unit.{note}"
+    _write_layer(work, layer, "units", description, dataset_metadata(study_name, provenance))
+    zones = zone_rules()
+    styles = {"units": ("categorized on zone", qml("zone", zones), sld("units", "zone", zones))}
+    for name, frame in balance_layers(units, balance).items():
+        _write_layer(work, frame, name, f"{study_name}: carbon balance {name[-4:]}.{note}")
+        rules = graduated_rules(frame[GRADUATED_FIELD].dropna(), classification_scheme, classes)
+        styles[name] = (
+            f"graduated on {GRADUATED_FIELD} (t CO2)",
+            qml(GRADUATED_FIELD, rules),
+            sld(name, GRADUATED_FIELD, rules),
+        )
+    for name, (frame, description) in attribute_tables(
+        balance, landuse_areas, coefficients
+    ).items():
+        _write_layer(work, frame, name, f"{study_name}: {description}.{note}")
+    write_styles(work, styles)
+    os.replace(work, path)
+
+
+def attribute_tables(
+    balance: pd.DataFrame, landuse_areas: pd.DataFrame, coefficients: Coefficients
+) -> dict[str, tuple[pd.DataFrame, str]]:
+    """The non-spatial tables by layer name, each with a description."""
+    return {
+        "carbon_balance": (balance, "carbon balance per unit and year (t CO2, ha, t CO2/ha)"),
+        "landuse_areas": (landuse_table(landuse_areas), "land-use area per unit, year, code (ha)"),
+        "statistics": (statistics_table(balance), "population, GDP and energy per unit and year"),
+        "coefficients": (coefficients_table(coefficients), "model coefficients"),
+    }
+
+
+def stage_geopackage(
+    staged: StagedOutputs,
+    study: Study,
+    *,
+    units: gpd.GeoDataFrame,
+    balance: pd.DataFrame,
+    zoning: pd.DataFrame,
+    landuse_areas: pd.DataFrame,
+) -> None:
+    """Stage ``data/processed/carbon_balance.gpkg`` with the run's other outputs."""
+    provenance = study_provenance(study)
+    staged.write(
+        GEOPACKAGE_PATH,
+        lambda path: write_geopackage(
+            path,
+            study_name=study.name,
+            units=units,
+            balance=balance,
+            zoning=zoning,
+            landuse_areas=landuse_areas,
+            coefficients=study.coefficients,
+            provenance=provenance,
+            classification_scheme=study.maps.classification,
+            classes=study.maps.classes,
+        ),
+    )
