@@ -88,13 +88,14 @@ class RunLock:
         self.path = processed_dir / LOCK_NAME
         self.output_dir = output_dir or processed_dir
         self.notes: list[str] = []
-        self._created_folder = False
+        self._created_folders: list[Path] = []
         self._me = LockOwner(
             os.getpid(), socket.gethostname(), dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         )
 
     def __enter__(self) -> RunLock:
-        self._created_folder = not self.path.parent.exists()
+        folder = self.path.parent
+        self._created_folders = [d for d in (folder, *folder.parents) if not d.exists()]
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:
@@ -111,9 +112,9 @@ class RunLock:
         owner = _read_owner(self.path)
         if owner is not None and owner.pid == self._me.pid and owner.host == self._me.host:
             self.path.unlink(missing_ok=True)
-        if self._created_folder:
+        for folder in self._created_folders:  # deepest first; only if the run left them empty
             with contextlib.suppress(OSError):
-                self.path.parent.rmdir()  # only when the failed run left it empty
+                folder.rmdir()
 
     def _try_create(self) -> bool:
         try:

@@ -1,0 +1,290 @@
+"""No lost outputs: staged writes, all-or-nothing commits, interrupted and concurrent runs,
+stale locks, the land-use cache and the run manifest."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+from test_bad_inputs import build_case, snapshot, write_raster, write_vector
+
+from pipeline.cli import main
+from pipeline.errors import OutputError
+from pipeline.export import StagedOutputs, sha256
+from pipeline.locking import TEST_PAUSE_VARIABLE
+
+RASTER_CASE = "ok_rasters_on_different_grids"
+
+
+def _raster_study(tmp_path: Path) -> Path:
+    """A valid two-unit raster study whose output folder holds sentinel outputs."""
+    study, _spec = build_case(RASTER_CASE, tmp_path)
+    return study
+
+
+def _processed(study: Path) -> Path:
+    return study.parent / "out" / "data" / "processed"
+
+
+def _leftovers(folder: Path) -> list[str]:
+    """Temporary, backup and lock files left in ``folder``."""
+    return sorted(
+        p.name for p in folder.rglob(".*") if p.name.endswith((".tmp", ".bak")) or p.name == ".lock"
+    )
+
+
+# --- staged outputs ----------------------------------------------------------------------
+
+
+def test_failed_writer_keeps_earlier_outputs(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("old a")
+
+    def fail(path: Path) -> None:
+        path.write_text("half")
+        raise OSError("disk full")
+
+    with (
+        pytest.raises(OutputError, match=r"b\.txt: cannot write \(disk full\)"),
+        StagedOutputs(tmp_path) as staged,
+    ):
+        staged.write_text("a.txt", "new a")
+        staged.write("b.txt", fail)
+    assert snapshot(tmp_path) == {"a.txt": b"old a"}
+
+
+def test_failed_rename_rolls_back_every_output(tmp_path: Path) -> None:
+    for name in ("a.txt", "b.txt"):
+        (tmp_path / name).write_text(f"old {name}")
+    staged = StagedOutputs(tmp_path)
+    staged.write_text("a.txt", "new a")
+    staged.write_text("c.txt", "new c")
+    staged.write_text("b.txt", "new b")
+    staged.staging_path("b.txt").unlink()  # the last rename will fail
+    with pytest.raises(OutputError, match=r"cannot replace .*earlier outputs were kept"):
+        staged.commit()
+    assert snapshot(tmp_path) == {"a.txt": b"old a.txt", "b.txt": b"old b.txt"}
+
+
+def test_commit_replaces_all(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("old")
+    with StagedOutputs(tmp_path) as staged:
+        staged.write_text("a.txt", "new")
+        staged.write_text("sub/b.txt", "b")
+    assert snapshot(tmp_path) == {"a.txt": b"new", "sub/b.txt": b"b"}
+
+
+# --- interrupted and concurrent runs ---------------------------------------------------------
+
+
+def _start_paused(study: Path, stage: str) -> subprocess.Popen[str]:
+    """A run in a child process that pauses at ``stage`` (holding the lock)."""
+    child = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "run", str(study), "--force"],
+        cwd=REPO,
+        env={**os.environ, TEST_PAUSE_VARIABLE: stage},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None
+    for line in child.stdout:
+        if line.startswith(f"paused at {stage}"):
+            return child
+    child.wait(timeout=60)
+    raise AssertionError(f"the run did not reach {stage}: {child.stderr.read()}")  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("stage", "signum"), [("zonal", signal.SIGTERM), ("write", signal.SIGINT)])
+def test_interrupted_run_keeps_earlier_outputs(
+    tmp_path: Path, stage: str, signum: signal.Signals
+) -> None:
+    study = _raster_study(tmp_path)
+    before = snapshot(_processed(study))
+    child = _start_paused(study, stage)
+    child.send_signal(signum)
+    _out, err = child.communicate(timeout=60)
+    assert child.returncode == 130
+    assert err.strip().count("\n") == 0, err
+    assert err.startswith("interrupted")
+    assert "Traceback" not in err
+    assert snapshot(_processed(study)) == before
+    assert _leftovers(study.parent / "out") == []
+
+
+def test_second_run_is_refused_while_one_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    study = _raster_study(tmp_path)
+    before = snapshot(_processed(study))
+    child = _start_paused(study, "zonal")
+    try:
+        assert main(["run", str(study)]) == 2
+        err = capsys.readouterr().err
+        assert f".lock: another run is writing to this output folder (pid {child.pid}" in err
+        assert socket.gethostname() in err
+        held = snapshot(_processed(study))
+        assert json.loads(held.pop(".lock"))["pid"] == child.pid
+        assert held == before
+    finally:
+        child.terminate()
+        child.communicate(timeout=60)
+    assert _leftovers(study.parent / "out") == []
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_stale_lock_is_taken_over(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    study = _raster_study(tmp_path)
+    processed = _processed(study)
+    pid = _dead_pid()
+    owner = {"pid": pid, "host": socket.gethostname(), "started": "2026-01-01T00:00:00+00:00"}
+    (processed / ".lock").write_text(json.dumps(owner))
+    (processed / f".zoning.csv.{pid}.tmp").write_text("half-written")
+    (processed / f".run.json.{pid}.bak").write_text("moved aside")
+    assert main(["run", str(study)]) == 0
+    out = capsys.readouterr().out
+    assert f"note: took over a stale lock of a run that is no longer running (pid {pid}" in out
+    assert _leftovers(study.parent / "out") == []
+    assert json.loads((processed / "run.json").read_text())["study"] == str(study)
+
+
+def test_unreadable_lock_is_taken_over(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    study = _raster_study(tmp_path)
+    (_processed(study) / ".lock").write_text("")
+    assert main(["run", str(study)]) == 0
+    assert "took over an unreadable lock file" in capsys.readouterr().out
+
+
+def test_lock_of_another_host_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    study = _raster_study(tmp_path)
+    owner = {"pid": 1, "host": "elsewhere", "started": "2026-01-01T00:00:00+00:00"}
+    (_processed(study) / ".lock").write_text(json.dumps(owner))
+    assert main(["run", str(study)]) == 2
+    assert "in use by a run on another host (pid 1 on host 'elsewhere'" in capsys.readouterr().err
+
+
+def test_failed_run_leaves_no_new_output_folder(
+    toy_study: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    study = toy_study(statistics="unit,year\n")  # type: ignore[operator]
+    assert main(["run", str(study)]) == 2
+    assert not (study.parent / "out").exists()
+
+
+# --- the land-use cache -------------------------------------------------------------------
+
+
+def _run(study: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> str:
+    assert main(["run", str(study), *extra]) == 0, capsys.readouterr().err
+    return capsys.readouterr().out
+
+
+def _manifest(study: Path) -> dict:
+    return json.loads((_processed(study) / "run.json").read_text(encoding="utf-8"))
+
+
+def test_cache_hit_miss_and_force(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    study = _raster_study(tmp_path)
+    first = _run(study, capsys)
+    assert "reused cached land-use areas" not in first
+    key = _manifest(study)["landuse_cache"]["key"]
+    assert (study.parent / "out" / _manifest(study)["landuse_cache"]["file"]).is_file()
+    balance = (_processed(study) / "carbon_balance.csv").read_bytes()
+
+    second = _run(study, capsys)
+    assert f"reused cached land-use areas (key {key[:12]})" in second
+    assert _manifest(study)["landuse_cache"]["reused"] is True
+    assert (_processed(study) / "carbon_balance.csv").read_bytes() == balance
+
+    forced = _run(study, capsys, "--force")
+    assert "reused cached" not in forced
+    assert _manifest(study)["landuse_cache"]["reused"] is False
+    assert (_processed(study) / "carbon_balance.csv").read_bytes() == balance
+
+
+@pytest.mark.parametrize("change", ["raster", "boundaries", "nodata", "mode"])
+def test_any_change_invalidates_the_cache(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], change: str
+) -> None:
+    study = _raster_study(tmp_path)
+    _run(study, capsys)
+    key = _manifest(study)["landuse_cache"]["key"]
+    root = study.parent
+    if change == "raster":
+        write_raster(root, {"path": "lu_2015.tif", "codes": [11, 21, 22]})
+    elif change == "boundaries":
+        write_vector(root, {"path": "units.gpkg", "features": [
+            {"name": "A", "box": [0, 12]}, {"name": "B", "box": [12, 20]}
+        ]})  # fmt: skip
+    elif change == "nodata":
+        study.write_text(study.read_text().replace("[landuse]\n", "[landuse]\nnodata = 254\n"))
+    else:
+        study.write_text(study.read_text().replace("[landuse]\n", '[landuse]\nmode = "exact"\n'))
+    out = _run(study, capsys)
+    assert "reused cached" not in out
+    assert _manifest(study)["landuse_cache"]["key"] != key
+
+
+def test_failed_run_writes_no_cache(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    study = _raster_study(tmp_path)
+    (study.parent / "statistics.csv").write_text(
+        "unit,year,population_10k,gdp_100m_yuan,energy_tce\n"
+        "A,2015,1,1,1\nB,2015,1,1,1\nA,2020,1,1,1\nB,2020,0,1,0\n"
+    )
+    assert main(["run", str(study)]) == 2
+    assert "emission_t = 0" in capsys.readouterr().err
+    assert not (_processed(study) / "cache").exists()
+
+
+# --- the run manifest ------------------------------------------------------------------------
+
+
+def test_manifest_records_inputs_versions_and_timings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    study = _raster_study(tmp_path)
+    _run(study, capsys)
+    manifest = _manifest(study)
+    assert manifest["study"] == str(study)
+    assert manifest["study_sha256"] == sha256(study)
+    roles = {"statistics", "boundaries", "landuse_2015", "landuse_2020"}
+    assert roles <= set(manifest["inputs"])
+    for entry in manifest["inputs"].values():
+        assert entry["sha256"] == sha256(Path(entry["path"]))
+    assert manifest["settings"]["coefficients"]["energy_t_co2_per_tce"] == 2.66
+    assert {"python", "pandas", "rasterio"} <= set(manifest["versions"])
+    assert {"study", "statistics", "boundaries", "zonal", "model"} <= set(manifest["timings_s"])
+    for output in manifest["outputs"]:
+        assert (study.parent / "out" / output).is_file()
+
+
+def test_shapefile_sidecars_are_checksummed(tmp_path: Path) -> None:
+    from pipeline.run import input_files
+    from pipeline.study import load_study
+
+    study = _raster_study(tmp_path)
+    write_vector(study.parent, {"path": "units.shp"})
+    study.write_text(study.read_text().replace("units.gpkg", "units.shp"))
+    files = input_files(load_study(study))
+    assert {"boundaries", "boundaries.dbf", "boundaries.shx", "boundaries.prj"} <= set(files)
+
+
+def test_sigterm_handler_is_restored(toy_study: object) -> None:
+    previous = signal.getsignal(signal.SIGTERM)
+    assert main(["run", str(toy_study())]) == 0  # type: ignore[operator]
+    assert signal.getsignal(signal.SIGTERM) == previous
+    time.sleep(0)
