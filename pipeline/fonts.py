@@ -18,9 +18,8 @@ from pipeline.errors import PipelineError
 CJK_FONT_FILE = "NotoSansCJKsc-Regular.otf"
 
 
-@cache
-def register_cjk_font() -> str:
-    """Register the bundled Noto Sans CJK SC font; return its family name."""
+def cjk_font_path() -> Path:
+    """The Noto Sans CJK SC file shipped by the ``mplfonts`` package."""
     try:
         path = Path(str(resources.files("mplfonts") / "fonts" / CJK_FONT_FILE))
     except ModuleNotFoundError:
@@ -29,6 +28,13 @@ def register_cjk_font() -> str:
         ) from None
     if not path.is_file():
         raise PipelineError(f"{path}: the CJK font of the 'mplfonts' package is missing")
+    return path
+
+
+@cache
+def register_cjk_font() -> str:
+    """Register the bundled Noto Sans CJK SC font; return its family name."""
+    path = cjk_font_path()
     font_manager.fontManager.addfont(str(path))
     return font_manager.FontProperties(fname=str(path)).get_name()
 

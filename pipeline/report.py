@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import base64
 import html
+import io
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from importlib import metadata
 
 import markdown
 import pandas as pd
+from fontTools import subset
+from fontTools.ttLib import TTFont
 
 from pipeline.export import COLUMN_NAMES_ZH, StagedOutputs
+from pipeline.fonts import cjk_font_path
 from pipeline.landuse import CLASS_NAMES_ZH, LAND_CLASSES
 from pipeline.maps import INDICATORS, T_PER_10K_T, MapTables
 from pipeline.provenance import study_provenance
@@ -24,13 +28,14 @@ from pipeline.zoning import ZONE_NAMES_EN, ZONE_NAMES_ZH
 
 REPORT_PATH = "data/processed/report.html"
 CSS = """
-body { font-family: "Noto Sans CJK SC", "Microsoft YaHei", "PingFang SC", sans-serif;
+body { font-family: "Report CJK", "Noto Sans CJK SC", "Microsoft YaHei", sans-serif;
        margin: 2em auto; max-width: 1100px; padding: 0 1em; color: #222; line-height: 1.5; }
 h1 { font-size: 1.6em; border-bottom: 2px solid #4a7fb5; padding-bottom: .2em; }
 h2 { font-size: 1.25em; margin-top: 2em; border-bottom: 1px solid #ccc; }
 table { border-collapse: collapse; margin: .8em 0; font-size: .86em; }
-th, td { border: 1px solid #ccc; padding: .25em .6em; text-align: right; }
-th { background: #eef3f8; } td:first-child, th:first-child { text-align: left; }
+th, td { border: 1px solid #ccc; padding: .25em .6em; text-align: left; }
+th { background: #eef3f8; } table.numbers td { text-align: right; }
+table.numbers td:first-child { text-align: left; }
 .warning { background: #fff3cd; border: 1px solid #e0b84d; padding: .6em 1em; }
 figure { margin: 1.2em 0; } figure img { max-width: 100%; border: 1px solid #ddd; }
 figcaption { font-size: .85em; color: #555; }
@@ -48,9 +53,33 @@ window.addEventListener("load", function () {
 """
 
 
-def table_html(frame: pd.DataFrame, floatfmt: str = "{:,.2f}") -> str:
-    """An HTML table of ``frame`` with escaped cells and formatted numbers."""
-    return frame.to_html(index=False, escape=True, border=0, float_format=floatfmt.format)
+def table_html(frame: pd.DataFrame, floatfmt: str = "{:,.2f}", numbers: bool = True) -> str:
+    """An HTML table of ``frame`` with escaped cells and formatted (right-aligned) numbers."""
+    classes = "numbers" if numbers else None
+    return frame.to_html(
+        index=False, escape=True, border=0, float_format=floatfmt.format, classes=classes
+    )
+
+
+def font_face_css(text: str) -> str:
+    """An ``@font-face`` with the bundled CJK font cut down to the characters of ``text``.
+
+    Embedding the subset (about 100 kB) makes the Chinese text render on machines without a
+    CJK font, and keeps the report one file that fetches nothing.
+    """
+    options = subset.Options()
+    options.layout_features = ["*"]
+    font = TTFont(str(cjk_font_path()), lazy=True)
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(text="".join(sorted(set(text))))
+    subsetter.subset(font)
+    buffer = io.BytesIO()
+    font.save(buffer)
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return (
+        '@font-face { font-family: "Report CJK"; '
+        f'src: url(data:font/otf;base64,{data}) format("opentype"); }}'
+    )
 
 
 def inputs_html(study: Study) -> str:
@@ -75,7 +104,7 @@ def inputs_html(study: Study) -> str:
         ("map classes", f"{study.maps.classification}, k ≤ {study.maps.classes}"),
     ]
     frame = pd.DataFrame(rows, columns=["input / setting", "value"])
-    return table_html(frame)
+    return table_html(frame, numbers=False)
 
 
 def zoning_html(zoning: pd.DataFrame) -> str:
@@ -152,9 +181,11 @@ def report_html(study: Study, tables: MapTables, images: Mapping[str, bytes]) ->
     column_names = ", ".join(f"{k} = {v}" for k, v in COLUMN_NAMES_ZH.items())
     parts.append(f'<p style="font-size:.8em;color:#666">Columns: {html.escape(column_names)}</p>')
     body = "\n".join(parts)
+    fonts = font_face_css(name + body)
     return (
         '<!DOCTYPE html>\n<html lang="zh-CN">\n<head>\n<meta charset="utf-8">\n'
-        f"<title>{name}</title>\n<style>{CSS}</style>\n<script>{ONLOAD_SCRIPT}</script>\n"
+        f"<title>{name}</title>\n<style>{fonts}\n{CSS}</style>\n"
+        f"<script>{ONLOAD_SCRIPT}</script>\n"
         f"</head>\n<body>\n{body}\n</body>\n</html>\n"
     )
 
