@@ -340,6 +340,49 @@ def print_table(results: dict) -> None:
     print("demo run:", describe_demo(results["demo_run"]))
 
 
+def scaling(args: argparse.Namespace) -> None:
+    """Time the engine on each scheduler (for docs/scaling.md); writes scaling_<px>.json."""
+    from distributed import LocalCluster
+
+    from pipeline import zonal
+
+    units = make_units(args.pixels, args.units, args.seed)
+    path = raster_path(args.pixels, args.seed)
+    mpx = args.pixels**2 / 1e6
+
+    def best_of(scheduler: str) -> float:
+        seconds = []
+        for _ in range(args.rounds):
+            started = time.perf_counter()
+            zonal.tabulate(units, {2020: path}, mode="centre", scheduler=scheduler, progress=False)
+            seconds.append(time.perf_counter() - started)
+        return min(seconds)
+
+    runs = {"single (1 thread)": None, "single (2 threads)": "single", "dask threads": "threads"}
+    report: dict = {"pixels": args.pixels, "units": args.units, "load": os.getloadavg()[0]}
+    for label, scheduler in runs.items():
+        if scheduler is None:
+            cores, os.cpu_count = os.cpu_count, lambda: 1  # the engine's thread count
+            try:
+                report[label] = best_of("single")
+            finally:
+                os.cpu_count = cores
+        else:
+            report[label] = best_of(scheduler)
+    for workers in (1, 2):
+        with LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster:
+            report[f"distributed, {workers} worker(s) x 1 thread"] = best_of(
+                cluster.scheduler_address
+            )
+    for label in list(report):
+        if isinstance(report[label], float) and label != "load":
+            print(f"{label:<40}{report[label]:>8.2f} s {mpx / report[label]:>8.0f} Mpx/s")
+    out = args.out / f"scaling_{args.pixels}px_{args.units}u.json"
+    out.write_text(json.dumps(report, indent=2), encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pixels", type=int, default=15000, help="raster side length")
@@ -348,10 +391,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=HERE, help="folder for JSON and RESULTS.md")
     parser.add_argument("--no-demo", action="store_true", help="skip timing carbon-zoning run")
+    parser.add_argument("--scaling", action="store_true", help="time each Dask scheduler")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         worker(args)
+        return
+    if args.scaling:
+        scaling(args)
         return
     raster_path(args.pixels, args.seed)
     results: dict = {
