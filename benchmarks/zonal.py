@@ -8,7 +8,7 @@ then runs every engine in its own subprocess (so each peak RSS is its own), seve
 and reports medians. Inside the run it checks that the engine's centre-mode table equals
 rasterstats' categorical counts exactly and that exact mode matches exactextract to 0.01 %.
 
-Writes ``zonal_<pixels>px_<units>u.json`` and updates the figures section of ``RESULTS.md``
+Writes ``results/zonal_<pixels>px_<units>u.json`` and updates the figures section of ``RESULTS.md``
 in ``--out`` (default: this folder), keeping the hand-written notes around it.
 """
 
@@ -379,7 +379,8 @@ def scaling(args: argparse.Namespace) -> None:
     for label in list(report):
         if isinstance(report[label], float) and label != "load":
             print(f"{label:<40}{report[label]:>8.2f} s {mpx / report[label]:>8.0f} Mpx/s")
-    out = args.out / f"scaling_{args.pixels}px_{args.units}u.json"
+    (args.out / "results").mkdir(parents=True, exist_ok=True)
+    out = args.out / "results" / f"scaling_{args.pixels}px_{args.units}u.json"
     out.write_text(json.dumps(report, indent=2), encoding="utf-8")
 
 
@@ -420,8 +421,8 @@ def main(argv: list[str] | None = None) -> None:
     results["checks"] = compare_tables(args)
     results["demo_run"] = {"skipped": "--no-demo"} if args.no_demo else time_demo_run()
     results["summary"] = summarise(results)
-    args.out.mkdir(parents=True, exist_ok=True)
-    json_path = args.out / f"zonal_{args.pixels}px_{args.units}u.json"
+    (args.out / "results").mkdir(parents=True, exist_ok=True)
+    json_path = args.out / "results" / f"zonal_{args.pixels}px_{args.units}u.json"
     json_path.write_text(json.dumps(results, indent=2), encoding="utf-8")
     update_results_md(args.out / "RESULTS.md", markdown(results))
     print_table(results)

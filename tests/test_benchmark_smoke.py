@@ -17,7 +17,8 @@ def test_benchmark_smoke(tmp_path: Path) -> None:
     command = [sys.executable, str(REPO / "benchmarks" / "zonal.py"), "--pixels", "3000"]
     command += ["--units", "10", "--rounds", "1", "--no-demo", "--out", str(tmp_path)]
     subprocess.run(command, check=True, cwd=REPO, capture_output=True, timeout=300)
-    results = json.loads((tmp_path / "zonal_3000px_10u.json").read_text(encoding="utf-8"))
+    report_json = tmp_path / "results" / "zonal_3000px_10u.json"
+    results = json.loads(report_json.read_text(encoding="utf-8"))
     assert results["checks"]["centre_equals_rasterstats"] is True
     assert results["checks"]["exact_within_0.01_percent"] is True
     assert set(results["engines"]) >= {"engine", "rasterstats", "exactextract", "read"}
