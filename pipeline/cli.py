@@ -45,10 +45,9 @@ def _demo(args: argparse.Namespace) -> None:
 
 
 def _maps(args: argparse.Namespace) -> None:
-    from pipeline.maps import render_maps
-    from pipeline.study import load_study
+    from pipeline.run import maps
 
-    for path in render_maps(load_study(args.study)):
+    for path in maps(args.study):
         print(f"wrote {path}")
 
 

@@ -347,6 +347,18 @@ def run(study_path: str | Path, *, force: bool = False) -> list[Path]:
         return outputs + render_maps(study)
 
 
+def maps(study_path: str | Path) -> list[Path]:
+    """Re-render the maps and report from the processed tables, holding the output lock."""
+    from pipeline.maps import render_maps  # matplotlib only when drawing
+
+    study = load_study(study_path)
+    with (
+        locking.interrupts_as_keyboard_interrupt(),
+        locking.RunLock(study.processed_dir, study.output_dir),
+    ):
+        return render_maps(study)
+
+
 def validate(study_path: str | Path) -> Study:
     """Check every input of a study without writing anything; raise listing all problems."""
     study = load_study(study_path)
