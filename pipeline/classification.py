@@ -126,7 +126,7 @@ def split_at_centre(
     """
     y = np.asarray(values, dtype=float)
     for index, (lo, hi) in enumerate(zip(lower, upper, strict=True)):
-        if not lo < centre < hi:
+        if not lo <= centre < hi:
             continue
         inside = y[(y >= lo) & (y <= hi)] if index == 0 else y[(y > lo) & (y <= hi)]
         below, above = inside[inside <= centre], inside[inside > centre]
@@ -166,6 +166,9 @@ def diverging_colours(
     palette = colormaps[cmap]
     colours = []
     for offset in middle:
+        if offset == 0:  # a class holding only the centre value: the neutral colour
+            colours.append(to_hex(palette(0.5)))
+            continue
         side = sorted(abs(m) for m in middle if (m > 0) == (offset > 0))
         share = side.index(abs(offset)) / (len(side) - 1) if len(side) > 1 else 0.6
         position = 0.5 + math.copysign(0.12 + 0.33 * share, offset)
@@ -182,7 +185,7 @@ def classify_values(
     centre: float | None = None,
 ) -> Classes:
     """Classify ``values`` and colour the classes (diverging when ``centre`` is given)."""
-    y = np.asarray(values, dtype=float)
+    y = snap(np.asarray(values, dtype=float), centre)
     upper = upper_bounds(y, scheme, k)
     lower = [float(y.min()), *upper[:-1]]
     if centre is not None:
@@ -191,3 +194,18 @@ def classify_values(
     else:
         colours = sequential_colours(cmap, len(upper))
     return Classes(tuple(lower), tuple(upper), assign(y, upper), tuple(colours))
+
+
+def snap(values: np.ndarray, centre: float | None = None) -> np.ndarray:
+    """``values`` rounded to 1/1000 of their range, so near-equal values share a class.
+
+    A value is never rounded onto or across ``centre``.
+    """
+    resolution = float(np.ptp(values)) / 1000.0 if len(values) else 0.0
+    if resolution == 0.0 or not np.isfinite(resolution):
+        return values
+    snapped = np.round(values / resolution) * resolution
+    if centre is None:
+        return snapped
+    same_side = np.sign(values - centre) == np.sign(snapped - centre)
+    return np.where(same_side, snapped, values)

@@ -3,8 +3,8 @@
 Every plot function takes ``ax=None`` (a new figure is made when omitted) and returns the
 ``Axes``; classes and colours come from :mod:`pipeline.classification`. :func:`render_maps`
 reads ``data/processed/*.csv`` and the boundaries, draws every figure in an equal-area Albers
-projection and writes PNG (300 dpi) and PDF files into ``maps/``, staged under temporary
-names and renamed together.
+projection and writes PNG (300 dpi) and SVG files into ``maps/``, staged under temporary
+names and renamed together. ``carbon-zoning maps STUDY`` runs only this step.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ CHINA_ALBERS = CRS.from_proj4(
     "+proj=aea +lat_1=25 +lat_2=47 +lat_0=0 +lon_0=105 +x_0=0 +y_0=0 +datum=WGS84 +units=m"
 )
 PNG_DPI = 300
+MAP_FORMATS = ("png", "svg")  # SVG text is drawn as outlines: no font needed to view it
 REPORT_DPI = 110
 MAP_SIZE_IN = (7.6, 6.6)
 MAP_RECT = (0.03, 0.11, 0.60, 0.79)  # left, bottom, width, height of the map axes
@@ -601,7 +602,8 @@ def wrap_line(line: str, width: int) -> str:
     for char in line:
         if _columns(current + char) > width and current:
             cut = current.rfind(" ")
-            cut = cut if cut > len(current) - 25 and not char.isspace() else len(current)
+            if cut <= 0 or cut < len(current) - 25 or char.isspace():
+                cut = len(current)
             out.append(current[:cut].rstrip())
             current = current[cut:].lstrip()
         current += char
@@ -702,7 +704,7 @@ def stage_maps(
     tables: MapTables,
     *,
     dpi: int = PNG_DPI,
-    formats: tuple[str, ...] = ("png", "svg"),
+    formats: tuple[str, ...] = MAP_FORMATS,
 ) -> dict[str, bytes]:
     """Draw every figure into ``staged`` (``maps/<stem>.<format>``); return report PNGs."""
     footnote = footnote_text(study_provenance(study), study.maps.language, study.maps.footnote)
@@ -711,9 +713,8 @@ def stage_maps(
         for stem, figure in figures(study, tables):
             add_footnote(figure, footnote)
             for file_format in formats:
-                staged.write(f"maps/{stem}.{file_format}",
-                             _saver(figure, file_format, dpi))  # fmt: skip
-            images[stem] = png_bytes(figure)
+                staged.write(f"maps/{stem}.{file_format}", _saver(figure, file_format, dpi))
+            images[stem] = png_bytes(figure, min(dpi, REPORT_DPI))
     return images
 
 
@@ -721,13 +722,19 @@ def _saver(figure: Figure, file_format: str, dpi: int) -> Callable[[Path], None]
     return lambda path: save_figure(figure, path, file_format, dpi)
 
 
-def render_maps(study: Study, *, dpi: int = PNG_DPI) -> list[Path]:
-    """Re-render every map and the HTML report from the processed tables; return the files."""
+def render_maps(
+    study: Study, *, dpi: int = PNG_DPI, formats: tuple[str, ...] = MAP_FORMATS
+) -> list[Path]:
+    """Re-render every map and the HTML report from the processed tables; return the files.
+
+    PNG files are ``dpi`` dots per inch; ``formats`` names the files written per figure.
+    Everything is staged under temporary names and renamed together.
+    """
     from pipeline import report
 
     tables = read_tables(study)
     with StagedOutputs(study.output_dir) as staged:
-        images = stage_maps(staged, study, tables, dpi=dpi)
+        images = stage_maps(staged, study, tables, dpi=dpi, formats=formats)
         report.stage_report(staged, study, tables, images)
         written = staged.destinations
     return written

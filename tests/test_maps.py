@@ -1,0 +1,241 @@
+"""Maps: the demo renders in Chinese and English with no missing glyph; classes; errors."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import replace
+from pathlib import Path
+
+import matplotlib as mpl
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from matplotlib.figure import Figure
+
+from pipeline import classification, maps
+from pipeline.cli import main
+from pipeline.errors import InputError, StudyError
+from pipeline.fonts import cjk_rc
+from pipeline.provenance import Provenance
+from pipeline.run import Timer, compute, load_inputs, write_outputs
+from pipeline.study import Study, load_study
+from tests.conftest import REPO
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+TEST_DPI = 30  # legibility is checked by eye at 300 dpi; tests only need every glyph drawn
+
+
+def demo_study_file(root: Path, maps_section: str = "") -> Path:
+    """The bundled Guiyang study from its area table, writing into ``root``."""
+    raw = REPO / "data" / "raw"
+    text = f"""\
+[study]
+name = "贵阳市碳平衡分区"
+output_dir = "{root.as_posix()}"
+reference = "{(raw / "reference" / "paper_table2.csv").as_posix()}"
+reference_zoning = "{(raw / "reference" / "paper_table3.csv").as_posix()}"
+
+[boundaries]
+path = "{(raw / "guiyang_counties.gpkg").as_posix()}"
+layer = "counties"
+unit_field = "unit"
+
+[landuse]
+areas = "{(raw / "demo_landuse_targets.csv").as_posix()}"
+
+[statistics]
+path = "{(raw / "statistics.csv").as_posix()}"
+
+{maps_section}
+"""
+    path = root / "study.toml"
+    root.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def write_demo_tables(root: Path, maps_section: str = "") -> Study:
+    """Run the demo study's tables, GeoPackage and reproduction report into ``root``."""
+    study = load_study(demo_study_file(root, maps_section))
+    inputs = load_inputs(study, Timer())
+    write_outputs(study, inputs, compute(study, inputs), Timer())
+    return study
+
+
+def expected_stems(years: list[int]) -> set[str]:
+    """Every figure the demo draws."""
+    per_year = {f"{i.stem}_{year}" for i in maps.INDICATORS for year in years}
+    return per_year | {"zoning", "eec_sec_scatter", "landuse_composition", "emission_sink_bars"}
+
+
+@pytest.fixture(scope="module")
+def demo_tables(tmp_path_factory: pytest.TempPathFactory) -> Study:
+    return write_demo_tables(tmp_path_factory.mktemp("maps_demo"))
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+@pytest.mark.filterwarnings("error:Glyph:UserWarning")
+def test_demo_maps_render_every_glyph(language: str, demo_tables: Study) -> None:
+    study = replace(demo_tables, maps=replace(demo_tables.maps, language=language))
+    written = maps.render_maps(study, dpi=TEST_DPI, formats=("png",))
+    pngs = {path.stem for path in written if path.suffix == ".png"}
+    assert pngs == expected_stems([2015, 2020])
+    for path in written:
+        assert path.is_file()
+    maps_dir = study.output_dir / "maps"
+    assert (maps_dir / "zoning.png").read_bytes().startswith(PNG_MAGIC)
+    assert not list(maps_dir.glob(".*.tmp")), "temporary files left behind"
+
+
+def test_a_missing_glyph_fails_loudly() -> None:
+    """The check above is real: a character the font lacks raises the warning."""
+    with mpl.rc_context(cjk_rc()), pytest.warns(UserWarning, match="Glyph"):
+        figure = Figure()
+        figure.text(0.5, 0.5, "CO\N{SUBSCRIPT TWO}")
+        figure.savefig(io.BytesIO(), dpi=10)
+
+
+def test_default_png_is_300_dpi_and_svg_has_no_font_dependency(
+    demo_tables: Study, tmp_path: Path
+) -> None:
+    tables = maps.read_tables(demo_tables)
+    with mpl.rc_context(cjk_rc()):
+        ax = maps.plot_zoning(tables.units, tables.zoning, language="zh")
+        png, svg = tmp_path / "zoning.png", tmp_path / "zoning.svg"
+        maps.save_figure(ax.figure, png, "png")
+        maps.save_figure(ax.figure, svg, "svg")
+    width_in, _ = ax.figure.get_size_inches()
+    image = mpl.image.imread(png)
+    assert image.shape[1] == round(width_in * maps.PNG_DPI)
+    assert "<text" not in svg.read_text(encoding="utf-8")
+
+
+def test_plot_functions_draw_on_the_given_axes(demo_tables: Study) -> None:
+    tables = maps.read_tables(demo_tables)
+    rows = tables.balance[tables.balance["year"] == 2020]
+    with mpl.rc_context(cjk_rc()):
+        for draw in (
+            lambda ax: maps.plot_zoning(tables.units, tables.zoning, ax=ax),
+            lambda ax: maps.plot_indicator(tables.units, rows, maps.INDICATORS[2], ax=ax),
+            lambda ax: maps.plot_eec_sec(tables.balance, tables.zoning, demo_tables.zoning, ax=ax),
+            lambda ax: maps.plot_landuse_bars(tables.landuse_areas, ax=ax),
+            lambda ax: maps.plot_emission_bars(tables.balance, ax=ax),
+        ):
+            ax = Figure().add_subplot()
+            assert draw(ax) is ax
+
+
+def test_zoning_legend_names_every_zone_in_both_languages(demo_tables: Study) -> None:
+    tables = maps.read_tables(demo_tables)
+    with mpl.rc_context(cjk_rc()):
+        ax = maps.plot_zoning(tables.units, tables.zoning, language="zh")
+    labels = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert labels == [
+        "碳强度控制区\nCarbon intensity control",
+        "碳收支平衡区\nCarbon budget balance",
+        "碳汇功能区\nCarbon sink function",
+        "低碳优化区\nLow-carbon optimisation",
+    ]
+
+
+def test_demo_footnote_says_synthetic(demo_tables: Study) -> None:
+    from pipeline.provenance import study_provenance
+
+    provenance = study_provenance(demo_tables)
+    assert provenance.synthetic
+    assert "合成" in maps.footnote_text(provenance, "zh")
+    assert "SYNTHETIC" in maps.footnote_text(provenance, "en")
+    assert "guiyang_counties.gpkg" in maps.footnote_text(provenance, "en")
+
+
+def test_footnote_without_synthetic_inputs_has_no_warning() -> None:
+    provenance = Provenance("units.gpkg", "areas.csv", "statistics.csv", ())
+    text = maps.footnote_text(provenance, "zh", extra="统计年鉴 2021")
+    assert "合成" not in text
+    assert "统计年鉴 2021" in text
+
+
+def test_wrap_line_counts_cjk_as_two_columns() -> None:
+    wrapped = maps.wrap_line("碳" * 30, 20)
+    assert [len(line) for line in wrapped.splitlines()] == [10, 10, 10]
+
+
+# --------------------------------------------------------------------------- classification
+
+
+def test_unknown_classification_lists_the_valid_schemes() -> None:
+    with pytest.raises(InputError, match=r"unknown classification 'Jenks'.*NaturalBreaks"):
+        classification.classify_values([1.0, 2.0], scheme="Jenks", k=2, cmap="OrRd")
+
+
+def test_study_rejects_an_unknown_classification(tmp_path: Path) -> None:
+    path = demo_study_file(tmp_path, '[maps]\nclassification = "jenks"\n')
+    with pytest.raises(StudyError, match=r"maps\.classification.*'NaturalBreaks'.*'jenks'"):
+        load_study(path)
+
+
+@pytest.mark.parametrize("scheme", classification.CLASSIFICATION_SCHEMES)
+def test_every_scheme_caps_classes_at_distinct_values(scheme: str) -> None:
+    values = [3.0, 3.0, 7.0, 7.0, 12.0]
+    classes = classification.classify_values(values, scheme=scheme, k=5, cmap="OrRd")
+    assert classes.count <= 3
+    used = set(classes.class_of_value)
+    assert used == set(range(classes.count)) or scheme in classification.SCHEMES_WITHOUT_K
+
+
+def test_values_equal_to_three_decimals_share_a_class() -> None:
+    values = [0.35, 0.7220, 0.7222, 1.01, 1.31]
+    classes = classification.classify_values(values, scheme="NaturalBreaks", k=5, cmap="PuOr")
+    assert classes.class_of_value[1] == classes.class_of_value[2]
+
+
+def test_natural_breaks_is_reproducible() -> None:
+    values = np.random.default_rng(1).gamma(2.0, 3.0, 60)
+    first = classification.classify_values(values, scheme="NaturalBreaks", k=5, cmap="OrRd")
+    second = classification.classify_values(values, scheme="NaturalBreaks", k=5, cmap="OrRd")
+    assert first == second
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=2, max_size=30),
+    st.integers(2, 9),
+)
+def test_diverging_classes_never_straddle_the_centre(values: list[float], k: int) -> None:
+    classes = classification.classify_values(
+        values, scheme="FisherJenks", k=k, cmap="RdBu_r", centre=0.0
+    )
+    y = np.asarray(values)
+    for index in range(classes.count):
+        inside = y[np.asarray(classes.class_of_value) == index]
+        assert (inside <= 0).all() or (inside > 0).all()
+    assert len(classes.colours) == classes.count
+
+
+def test_diverging_colours_take_the_hue_of_their_side() -> None:
+    classes = classification.classify_values(
+        [-5.0, -1.0, 2.0, 10.0], scheme="NaturalBreaks", k=4, cmap="RdBu_r", centre=0.0
+    )
+    reds = [mpl.colors.to_rgb(c)[0] > mpl.colors.to_rgb(c)[2] for c in classes.colours]
+    below = [upper <= 0 for upper in classes.upper]
+    assert reds == [not b for b in below]
+
+
+def test_maps_command_without_processed_tables_names_the_missing_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = demo_study_file(tmp_path / "fresh")
+    assert main(["maps", str(path)]) == 2
+    error = capsys.readouterr().err
+    assert "carbon_balance.csv" in error and "carbon-zoning run" in error
+
+
+def test_landuse_shares_sum_to_100(demo_tables: Study) -> None:
+    shares = maps.landuse_shares(pd.read_csv(demo_tables.processed_dir / "landuse_areas.csv"))
+    np.testing.assert_allclose(shares.sum(axis=1), 100.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert maps.label_step(np.array([1.0, 1.0])) == 1.0
