@@ -131,6 +131,7 @@ class _GridJob:
     edges: tuple[np.ndarray, ...]  # exact mode: per unit (n, 4) x0, y0, x1, y1 in pixels
     row_area_m2: np.ndarray
     track_area: bool
+    block_height: int = 1
     n_bins: int = _CODE_BINS
 
     @property
@@ -270,6 +271,7 @@ def _prepare_job(
         edges=tuple(_pixel_edges(g, grid) for g in geometries) if chosen == "exact" else (),
         row_area_m2=row_areas_m2(grid),
         track_area=bool(grid.crs.is_geographic),
+        block_height=grid.block_height,
     )
 
 
@@ -350,8 +352,15 @@ def _choose_mode(geometries: np.ndarray, info: RasterInfo) -> str:
 # --------------------------------------------------------------------------- running
 
 
-def _strips(job: _GridJob, block_height: int) -> list[tuple[int, int]]:
-    """Row ranges of roughly :data:`STRIP_TARGET_PIXELS`, whole file blocks each."""
+def _strips(job: _GridJob) -> list[tuple[int, int]]:
+    """Row ranges of roughly :data:`STRIP_TARGET_PIXELS`, whole file blocks each.
+
+    Blocks taller than four strips (e.g. a GeoTIFF written as one strip) are ignored, so
+    memory stays bounded whatever the file layout.
+    """
+    block_height = job.block_height
+    if block_height * job.width > 4 * STRIP_TARGET_PIXELS:
+        block_height = 1
     rows = max(1, STRIP_TARGET_PIXELS // max(job.width, 1))
     rows = max(block_height, rows // block_height * block_height)
     return [(r0, min(r0 + rows, job.height)) for r0 in range(0, job.height, rows)]
@@ -359,8 +368,7 @@ def _strips(job: _GridJob, block_height: int) -> list[tuple[int, int]]:
 
 def _run_grid(job: _GridJob, scheduler: str, show_progress: bool) -> dict[int, _Counts]:
     """Count every year of one grid; retried with more bins if codes exceed 255."""
-    block_height = read_info(job.layers[0].path).block_height
-    strips = _strips(job, block_height)
+    strips = _strips(job)
     while True:
         with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
             runner = _run_single if scheduler == "single" else _run_dask
