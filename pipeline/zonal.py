@@ -27,7 +27,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -388,24 +388,17 @@ def _merge_all_ranges(counts: Iterator[_Counts] | Sequence[_Counts]) -> list[int
 
 
 def _rebin(job: _GridJob, counts: dict[int, _Counts], overflow: list[int]) -> _GridJob:
-    high = overflow[1]
-    problems = []
+    """The job again with one bin per code up to the highest found (codes above 255)."""
     for layer in job.layers:
-        rng = counts[layer.year].out_of_range
-        if rng and (rng[0] < 0 or rng[1] > _MAX_CODE):
-            problems.append(
-                f"land-use codes must be 0..{_MAX_CODE}; found {rng[0] if rng[0] < 0 else rng[1]}"
-                f" in {layer.path}"
+        found = counts[layer.year].out_of_range
+        if found and (found[0] < 0 or found[1] > _MAX_CODE):
+            value = found[0] if found[0] < 0 else found[1]
+            raise InputError(
+                layer.path,
+                f"land-use code {value} inside the units; codes must be 0..{_MAX_CODE} "
+                "(or declare it as nodata)",
             )
-    if problems:
-        raise InputError(job.layers[0].path, problems)
-    return _replace(job, n_bins=int(high) + 1)
-
-
-def _replace(job: _GridJob, **changes: object) -> _GridJob:
-    from dataclasses import replace
-
-    return replace(job, **changes)
+    return replace(job, n_bins=int(overflow[1]) + 1)
 
 
 def _run_single(

@@ -171,6 +171,14 @@ def test_int16_codes_above_255(tmp_path, small_units) -> None:
 # --------------------------------------------------------------------------- errors
 
 
+def test_negative_code_is_an_input_error(tmp_path, small_units) -> None:
+    data = np.full((100, 100), 11, "int16")
+    data[40:60, 40:60] = -5
+    path = write_array(tmp_path / "negative.tif", data, nodata=-9999)
+    with pytest.raises(InputError, match=r"negative\.tif: land-use code -5 inside the units"):
+        zonal.tabulate(small_units, {2020: path})
+
+
 def write_array(path, data, crs="EPSG:32648", nodata=None, transform=None):
     """A one-band GeoTIFF of ``data`` on the synthetic grid."""
     transform = transform or Affine(30.0, 0, 400_000.0, 0, -30.0, 3_100_000.0)
