@@ -185,15 +185,38 @@ def classify_values(
     centre: float | None = None,
 ) -> Classes:
     """Classify ``values`` and colour the classes (diverging when ``centre`` is given)."""
-    y = snap(np.asarray(values, dtype=float), centre)
+    raw = np.asarray(values, dtype=float)
+    y = snap(raw, centre)
     upper = upper_bounds(y, scheme, k)
     lower = [float(y.min()), *upper[:-1]]
     if centre is not None:
         lower, upper = split_at_centre(lower, upper, y, centre)
+    members = assign(y, upper)
+    lower, upper = raw_bounds(raw, members, lower, upper)
+    if centre is not None:
         colours = diverging_colours(lower, upper, cmap, centre)
     else:
         colours = sequential_colours(cmap, len(upper))
-    return Classes(tuple(lower), tuple(upper), assign(y, upper), tuple(colours))
+    return Classes(tuple(lower), tuple(upper), members, tuple(colours))
+
+
+def raw_bounds(
+    raw: np.ndarray, members: Sequence[int], lower: list[float], upper: list[float]
+) -> tuple[list[float], list[float]]:
+    """Bounds moved onto the unrounded values, so ``(lower, upper]`` holds each class's members.
+
+    Each upper bound becomes the largest value of its class; the first lower bound the
+    smallest value; other lower bounds the previous upper bound (or a centre cut above it).
+    """
+    index = np.asarray(members)
+    new_upper = [
+        float(raw[index == i].max()) if (index == i).any() else bound
+        for i, bound in enumerate(upper)
+    ]
+    new_lower = [float(raw.min())]
+    for i in range(1, len(upper)):
+        new_lower.append(max(new_upper[i - 1], lower[i]))
+    return new_lower, new_upper
 
 
 def snap(values: np.ndarray, centre: float | None = None) -> np.ndarray:

@@ -212,6 +212,7 @@ def test_diverging_classes_never_straddle_the_centre(values: list[float], k: int
     for index in range(classes.count):
         inside = y[np.asarray(classes.class_of_value) == index]
         assert (inside <= 0).all() or (inside > 0).all()
+        assert ((inside >= classes.lower[index]) & (inside <= classes.upper[index])).all()
     assert len(classes.colours) == classes.count
 
 
