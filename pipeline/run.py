@@ -342,6 +342,8 @@ def run(study_path: str | Path, *, force: bool = False) -> list[Path]:
         with timer.stage("model"):
             results = compute(study, inputs)
         outputs = write_outputs(study, inputs, results, timer)
+        if not study.output.maps:
+            return outputs
         from pipeline.maps import render_maps  # matplotlib only when drawing
 
         return outputs + render_maps(study)

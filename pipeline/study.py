@@ -116,6 +116,7 @@ class OutputSettings:
 
     xlsx: bool = True
     xlsx_chinese_headers: bool = True
+    maps: bool = True  # false: `run` skips maps and report (`carbon-zoning maps` draws them)
 
 
 @dataclass(frozen=True)
@@ -169,7 +170,7 @@ SECTION_KEYS: dict[str, set[str]] = {
     "coefficients": {"respiration_t_per_10k_people", "energy_t_co2_per_tce", "sink_t_per_ha"},
     "zoning": {"basis", "eec_definition", "eec_breaks", "sec_breaks", "matrix"},
     "maps": {"language", "classification", "classes", "footnote"},
-    "output": {"xlsx", "xlsx_chinese_headers"},
+    "output": {"xlsx", "xlsx_chinese_headers", "maps"},
     "compute": {"scheduler"},
 }
 REQUIRED_SECTIONS = ("study", "landuse", "statistics")
@@ -522,6 +523,7 @@ def _output(reader: _Reader) -> OutputSettings:
     return OutputSettings(
         xlsx=reader.get("output", "xlsx", bool, True),
         xlsx_chinese_headers=reader.get("output", "xlsx_chinese_headers", bool, True),
+        maps=reader.get("output", "maps", bool, True),
     )
 
 

@@ -56,6 +56,9 @@ rasters = { 2015 = "lu_2015.tif", 2020 = "lu_2020.tif" }
 
 [statistics]
 path = "statistics.csv"
+
+[output]
+maps = false
 """,
     "areas": """\
 [study]
@@ -67,6 +70,9 @@ areas = "areas.csv"
 
 [statistics]
 path = "statistics.csv"
+
+[output]
+maps = false
 """,
 }
 DEFAULT_RASTERS = [{"path": "lu_2015.tif"}, {"path": "lu_2020.tif"}]

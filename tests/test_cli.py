@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import REPO, TOY_STATISTICS
+from conftest import REPO, TOY_STATISTICS, TOY_STUDY
 
 from pipeline.cli import main
 from pipeline.export import COLUMN_NAMES_ZH
 
 MakeStudy = Callable[..., Path]
+FAST_STUDY = TOY_STUDY + "\n[output]\nmaps = false\n"  # maps are tested in test_maps
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -27,7 +28,7 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 
 def test_run_writes_the_outputs(toy_study: MakeStudy, capsys: pytest.CaptureFixture[str]) -> None:
-    study = toy_study()
+    study = toy_study(text=FAST_STUDY)
     assert main(["run", str(study)]) == 0
     processed = study.parent / "out" / "data" / "processed"
     expected = {"landuse_areas.csv", "carbon_balance.csv", "zoning.csv", "carbon_balance.xlsx"}
@@ -39,7 +40,7 @@ def test_run_writes_the_outputs(toy_study: MakeStudy, capsys: pytest.CaptureFixt
 def test_bad_input_exits_non_zero_and_leaves_outputs(
     toy_study: MakeStudy, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    study = toy_study()
+    study = toy_study(text=FAST_STUDY)
     assert main(["run", str(study)]) == 0
     processed = study.parent / "out" / "data" / "processed"
     before = snapshot(processed)
@@ -73,7 +74,7 @@ def test_bad_input_in_a_real_process(toy_study: MakeStudy) -> None:
 
 
 def test_workbook_round_trip(toy_study: MakeStudy) -> None:
-    study = toy_study()
+    study = toy_study(text=FAST_STUDY)
     assert main(["run", str(study)]) == 0
     processed = study.parent / "out" / "data" / "processed"
     workbook = processed / "carbon_balance.xlsx"
@@ -88,9 +89,7 @@ def test_workbook_round_trip(toy_study: MakeStudy) -> None:
 
 
 def test_workbook_without_chinese_headers(toy_study: MakeStudy) -> None:
-    from conftest import TOY_STUDY
-
-    study = toy_study(text=TOY_STUDY + "\n[output]\nxlsx_chinese_headers = false\n")
+    study = toy_study(text=FAST_STUDY + "xlsx_chinese_headers = false\n")
     assert main(["run", str(study)]) == 0
     processed = study.parent / "out" / "data" / "processed"
     balance = pd.read_csv(processed / "carbon_balance.csv", encoding="utf-8-sig")

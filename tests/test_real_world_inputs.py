@@ -187,6 +187,7 @@ def test_study_with_chinese_paths_spaces_and_xlsx(
     toy_study: MakeStudy, capsys: pytest.CaptureFixture[str]
 ) -> None:
     text = TOY_STUDY.replace('"statistics.csv"', '"年鉴 数据/统计 2020.xlsx"\nsheet = "数据"')
+    text += "\n[output]\nmaps = false\n"
     study = toy_study(text=text, folder="我的 研究")
     (study.parent / "年鉴 数据").mkdir()
     _workbook(study.parent / "年鉴 数据" / "统计 2020.xlsx", {"数据": _rows(CHINESE_HEADER)})
