@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,6 +10,8 @@ import rasterio
 import shapely
 from affine import Affine
 from exactextract import exact_extract
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 from pyproj import Geod
 from rasterstats import zonal_stats
 
@@ -304,3 +307,32 @@ def test_unknown_scheduler_lists_choices(inputs) -> None:
     units, path = inputs
     with pytest.raises(InputError, match=r"scheduler should be single, threads.*got 'gpu'"):
         zonal.tabulate(units, {2020: path}, scheduler="gpu")
+
+
+# --------------------------------------------------------------------------- invariants
+
+
+@pytest.fixture(scope="module")
+def uniform_raster(tmp_path_factory) -> object:
+    """A 20 × 20 raster of code 11 (30 m pixels) with a nodata pixel."""
+    data = np.full((20, 20), 11, "uint8")
+    data[3, 4] = 255
+    return write_array(tmp_path_factory.mktemp("uniform") / "uniform.tif", data, nodata=255)
+
+
+coordinate = st.floats(min_value=0.0, max_value=600.0, allow_nan=False)
+
+
+@settings(max_examples=25, deadline=None)
+@given(points=st.lists(st.tuples(coordinate, coordinate), min_size=3, max_size=7))
+def test_exact_areas_add_up_to_the_polygon_area(uniform_raster, points) -> None:
+    """Exact mode: code areas + nodata area = the polygon's area, for any valid polygon."""
+    polygon = shapely.make_valid(shapely.Polygon([(400_000 + x, 3_099_400 + y) for x, y in points]))
+    polygon = shapely.union_all(
+        shapely.get_parts(polygon)[shapely.area(shapely.get_parts(polygon)) > 0]
+    )
+    assume(polygon.area > 100.0)  # m²
+    units = gpd.GeoDataFrame({"unit": ["u"]}, geometry=[polygon], crs="EPSG:32648")
+    result = zonal.tabulate(units, {2020: uniform_raster}, mode="exact")
+    total_ha = result.areas["area_ha"].sum() + result.nodata_ha["nodata_ha"].sum()
+    assert total_ha == pytest.approx(polygon.area / 10_000, rel=1e-9)  # m² → ha
