@@ -37,7 +37,7 @@ th, td { border: 1px solid #ccc; padding: .25em .6em; text-align: left; }
 th { background: #eef3f8; } table.numbers td { text-align: right; }
 table.numbers td:first-child { text-align: left; }
 .warning { background: #fff3cd; border: 1px solid #e0b84d; padding: .6em 1em; }
-figure { margin: 1.2em 0; } figure img { max-width: 100%; border: 1px solid #ddd; }
+figure { margin: 1.2em 0; } figure img { width: 100%; border: 1px solid #ddd; }
 figcaption { font-size: .85em; color: #555; }
 .maps { display: grid; grid-template-columns: repeat(auto-fill, minmax(480px, 1fr)); gap: 1em; }
 code { background: #f4f4f4; padding: 0 .2em; }

@@ -1,0 +1,106 @@
+"""report.html: one self-contained file with inputs, tables, every map and the reproduction."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from matplotlib import image
+from matplotlib.colors import to_rgb
+
+from pipeline import classification, maps
+from pipeline.study import Study
+from tests.test_maps import TEST_DPI, expected_stems, write_demo_tables
+
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+CHROMIUM = next((found for name in CHROMIUM_NAMES if (found := shutil.which(name))), None)
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--hide-scrollbars",
+]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Study:
+    study = write_demo_tables(tmp_path_factory.mktemp("report_demo"))
+    maps.render_maps(study, dpi=TEST_DPI, formats=("png",))
+    return study
+
+
+@pytest.fixture(scope="module")
+def report(demo: Study) -> str:
+    return (demo.processed_dir / "report.html").read_text(encoding="utf-8")
+
+
+def test_report_fetches_nothing(report: str) -> None:
+    external = re.findall(r"""(?:src|href)\s*=\s*["']?(?!data:|#)[a-z]+:""", report)
+    assert external == []
+    assert "@import" not in report
+    assert not re.search(r"url\((?!data:)", report)
+    assert "<link" not in report
+
+
+def test_report_embeds_every_map(report: str) -> None:
+    alts = re.findall(r'<img alt="([^"]+)" src="data:image/png;base64,', report)
+    assert set(alts) == expected_stems([2015, 2020])
+
+
+def test_report_has_inputs_tables_and_reproduction(report: str) -> None:
+    for heading in ("Inputs", "Zoning", "Carbon balance", "Land use", "Reproduction"):
+        assert f"<h2>{heading}" in report
+    assert report.count("<table") >= 5
+    assert "碳汇功能区" in report and "statistics.csv" in report
+    assert "SYNTHETIC" in report and "合成数据" in report
+    # the reproduction markdown's tables arrive as HTML tables, not pipes
+    reproduction = report.split("<h2>Reproduction")[1]
+    assert "<table>" in reproduction and "|---" not in reproduction
+
+
+def test_report_embeds_a_font_subset(report: str) -> None:
+    match = re.search(r"font/otf;base64,([A-Za-z0-9+/=]+)", report)
+    assert match is not None
+    assert len(match.group(1)) < 600_000  # a subset, not the 16 MB font
+
+
+def _chromium(*arguments: str, profile: Path) -> subprocess.CompletedProcess[str]:
+    assert CHROMIUM is not None
+    command = [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *arguments]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+
+
+@pytest.mark.chromium
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium: apt-get install -y chromium")
+def test_headless_chromium_shows_tables_and_maps(demo: Study, tmp_path: Path) -> None:
+    url = (demo.processed_dir / "report.html").as_uri()
+    dom = _chromium("--virtual-time-budget=5000", "--dump-dom", url, profile=tmp_path / "p1")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    count = len(expected_stems([2015, 2020]))
+    assert f'data-images-decoded="{count}/{count}"' in dom.stdout
+    assert "<table" in dom.stdout and "碳强度控制区" in dom.stdout
+
+    screenshot = tmp_path / "report.png"
+    shot = _chromium("--window-size=1280,1800", f"--screenshot={screenshot}", url,
+                     profile=tmp_path / "p2")  # fmt: skip
+    assert shot.returncode == 0 and screenshot.is_file(), shot.stderr[-2000:]
+    pixels = image.imread(screenshot)[..., :3]
+    assert _share_near(pixels, "#eef3f8") > 0.001, "no table header cells in the screenshot"
+    zone_colours = classification.ZONE_COLOURS.values()
+    assert all(_share_near(pixels, colour) > 0.0002 for colour in zone_colours), (
+        "the zoning map is not visible in the screenshot"
+    )
+
+
+def _share_near(pixels: np.ndarray, colour: str, tolerance: float = 0.03) -> float:
+    """Share of pixels within ``tolerance`` (per channel, 0–1) of ``colour``."""
+    distance = np.abs(pixels - np.asarray(to_rgb(colour))).max(axis=-1)
+    return float((distance < tolerance).mean())
