@@ -72,7 +72,7 @@ def read_scheme(path: Path) -> Scheme:
     """Read a custom scheme CSV with columns ``code,class`` (class one of LAND_CLASSES)."""
     try:
         table = pd.read_csv(path, dtype=str, encoding="utf-8-sig")
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as error:
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise InputError(path, f"cannot read scheme CSV: {error}") from None
     missing = {"code", "class"} - set(table.columns)
     if missing:
@@ -161,6 +161,8 @@ def read_area_table(path: Path) -> pd.DataFrame:
     missing = [c for c in AREA_TABLE_COLUMNS if c not in raw.columns]
     if missing:
         raise InputError(path, f"missing column(s) {missing}; found {list(raw.columns)}")
+    if not isinstance(raw.index, pd.RangeIndex):  # pandas made the extra field an index
+        raise InputError(path, "rows have more fields than the header; look for stray commas")
     return _parse_area_table(raw, path)
 
 
