@@ -380,7 +380,7 @@ def validate(study_path: str | Path) -> Study:
     if problems:
         raise InputError(study.path, problems)
     try:
-        load_inputs(study, Timer())
+        compute(study, load_inputs(study, Timer()))  # the model's checks too; writes nothing
     except PipelineError as error:
         raise InputError(study.path, [str(error)]) from None
     return study

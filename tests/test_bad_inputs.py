@@ -227,3 +227,20 @@ def test_case(case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     for fragment in spec["message"]:
         assert fragment in err, f"{fragment!r} not in the message:\n{err}"
     assert snapshot(processed) == before
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if not c.startswith("ok_")])
+def test_validate_reports_the_case(
+    case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``carbon-zoning validate`` finds the same problem and writes nothing."""
+    study, spec = build_case(case, tmp_path)
+    before = snapshot(study.parent / "out")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["validate", str(study)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    for fragment in spec["message"]:
+        assert fragment in err, f"{fragment!r} not in the message:\n{err}"
+    assert snapshot(study.parent / "out") == before
