@@ -626,7 +626,7 @@ def _float_codes(data: np.ndarray, nodata: float | None, layer: _Layer) -> np.nd
         missing |= data == nodata
     fractional = ~missing & (data != np.floor(np.where(missing, 0, data)))
     if fractional.any():
-        example = data[fractional][0]
+        example = float(data[fractional][0])
         raise InputError(
             layer.path,
             f"float raster holds fractional land-use codes (e.g. value {example!r}); "
