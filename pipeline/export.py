@@ -59,6 +59,8 @@ MANIFEST_PACKAGES = (
     "pyproj",
     "matplotlib",
     "mapclassify",
+    "openpyxl",
+    "numba",
 )
 
 

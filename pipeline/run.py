@@ -207,10 +207,17 @@ def check_units_before_tabulation(
 
 
 def load_inputs(study: Study, timer: Timer, *, force: bool = False) -> Inputs:
-    """Read and check every input of the study."""
+    """Read and check every input of the study; notes (how files were read) are printed
+    and kept for the run manifest."""
+    notes: list[str] = []
+
+    def log(line: str) -> None:
+        print(line)
+        notes.append(line)
+
     with timer.stage("statistics"):
         stats = statistics.load_statistics(
-            study.statistics_path, sheet=study.statistics_sheet, log=print
+            study.statistics_path, sheet=study.statistics_sheet, log=log
         )
     with timer.stage("boundaries"):
         units = read_units(study)
@@ -227,8 +234,17 @@ def load_inputs(study: Study, timer: Timer, *, force: bool = False) -> Inputs:
     stats = statistics.check_coverage(
         stats, names, years, source=study.statistics_path, units_source=names_source
     )
+    if reused:
+        notes.append(cache.describe(key))  # type: ignore[arg-type]
     return Inputs(
-        stats, areas, units, input_files(study), raw_areas=raw, cache_key=key, cache_reused=reused
+        stats,
+        areas,
+        units,
+        input_files(study),
+        notes=tuple(notes),
+        raw_areas=raw,
+        cache_key=key,
+        cache_reused=reused,
     )
 
 
@@ -307,7 +323,7 @@ def write_outputs(study: Study, inputs: Inputs, results: Results, timer: Timer) 
             inputs=inputs.files,
             timings_s=timer.seconds,
             outputs=[*outputs, "data/processed/run.json"],
-            extra={"landuse_cache": cache_manifest(inputs)},
+            extra={"landuse_cache": cache_manifest(inputs), "notes": list(inputs.notes)},
         )
         staged.write_json("data/processed/run.json", manifest)
     return [study.output_dir / output for output in manifest["outputs"]]

@@ -268,6 +268,8 @@ def test_manifest_records_inputs_versions_and_timings(
     assert manifest["settings"]["coefficients"]["energy_t_co2_per_tce"] == 2.66
     assert {"python", "pandas", "rasterio"} <= set(manifest["versions"])
     assert {"study", "statistics", "boundaries", "zonal", "model"} <= set(manifest["timings_s"])
+    assert manifest["notes"] == ["read statistics statistics.csv: CSV, encoding UTF-8"]
+    assert manifest["landuse_cache"]["reused"] is False
     for output in manifest["outputs"]:
         assert (study.parent / "out" / output).is_file()
 

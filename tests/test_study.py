@@ -53,6 +53,7 @@ def test_toy_study_loads(toy_study: MakeStudy) -> None:
         ),
         ("[zoning]\nbasis = 'median'\n", r"\[zoning\.basis\] must be one of .*got 'median'"),
         ("[compute]\nscheduler = 'gpu'\n", r"\[compute\.scheduler\] .*got 'gpu'"),
+        ("[output]\nmaps = 'no'\n", r"\[output\.maps\] must be true or false, got 'no'"),
     ],
 )
 def test_each_problem_names_key_and_value(toy_study: MakeStudy, extra: str, expected: str) -> None:
@@ -156,3 +157,18 @@ def test_validate_ok(toy_study: MakeStudy, capsys: pytest.CaptureFixture[str]) -
     assert main(["validate", str(study)]) == 0
     assert "no problems found" in capsys.readouterr().out
     assert not (study.parent / "out").exists()
+
+
+def test_sheet_must_be_a_string(toy_study: MakeStudy) -> None:
+    text = _with("").replace('path = "statistics.csv"', 'path = "statistics.csv"\nsheet = 1')
+    with pytest.raises(StudyError, match=r"\[statistics\.sheet\] must be a string, got 1"):
+        load_study(toy_study(text=text))
+
+
+def test_new_keys_are_read(toy_study: MakeStudy) -> None:
+    text = _with("[output]\nmaps = false\n").replace(
+        'path = "statistics.csv"', 'path = "statistics.csv"\nsheet = "数据"'
+    )
+    study = load_study(toy_study(text=text))
+    assert study.statistics_sheet == "数据"
+    assert study.output.maps is False
