@@ -84,6 +84,7 @@ TEXT: dict[str, dict[str, str]] = {
         "synthetic": "注意：演示数据为合成/重建数据 (synthetic)，"
         "非官方统计或 RESDC 数据，仅供方法演示",
         "no_data": "无数据",
+        "centre": "色带中值",
     },
     "en": {
         "zoning": "Carbon-balance zoning",
@@ -108,6 +109,7 @@ TEXT: dict[str, dict[str, str]] = {
         "synthetic": "NOTE: SYNTHETIC / reconstructed demo data (合成数据), "
         "not official statistics or RESDC land use; for demonstration only",
         "no_data": "no data",
+        "centre": "colours diverge at",
     },
 }
 
@@ -262,7 +264,7 @@ def label_units(ax: Axes, frame: gpd.GeoDataFrame, texts: Mapping[str, str]) -> 
 
 def finish_map(ax: Axes, frame: gpd.GeoDataFrame, title: str, language: str) -> Axes:
     """Title, north arrow, scale bar, equal aspect and no axis frame."""
-    ax.set_title(title, fontsize=13, pad=10)
+    ax.set_title(wrap_line(title, 62), fontsize=13, pad=10, loc="left")
     ax.set_aspect("equal")
     ax.set_axis_off()
     add_north_arrow(ax, north_angle_deg(frame), TEXT[language]["north"])
@@ -333,7 +335,10 @@ def plot_indicator(
         for colour, label in zip(classes.colours, class_labels(classes, shown), strict=True)
     ]
     unit = indicator.unit(language)
-    legend_title = indicator.title(language) + (f"\n({mathtext(unit)})" if unit else "")
+    legend_title = wrap_line(indicator.title(language), 26)
+    legend_title += f"\n({mathtext(unit)})" if unit else ""
+    if indicator.centre is not None:
+        legend_title += f"\n{TEXT[language]['centre']} {indicator.centre:g}"
     ax.legend(handles=handles[::-1], title=legend_title, loc="upper left",
               bbox_to_anchor=(1.02, 0.78), frameon=False, fontsize=8.5, title_fontsize=9.5,
               alignment="left")  # fmt: skip
