@@ -291,7 +291,10 @@ def _parse_non_negative(raw: pd.DataFrame, column: str, problems: list[str]) -> 
 
 def _check_blank_units(frame: pd.DataFrame, problems: list[str]) -> None:
     for index in frame.index[(frame["unit"] == "").to_numpy()]:
-        problems.append(f"{_row(index)}, column 'unit': empty unit name")
+        problems.append(
+            f"{_row(index)}, column 'unit': empty unit name (a merged cell? unmerge it and "
+            "repeat the name in every row; notes below the table count as rows too)"
+        )
 
 
 def _check_duplicates(frame: pd.DataFrame, problems: list[str]) -> None:

@@ -252,3 +252,18 @@ def test_unknown_boundaries_encoding(toy_study: MakeStudy) -> None:
     text = TOY_STUDY + '[boundaries]\npath = "areas.csv"\nencoding = "GKB"\n'
     with pytest.raises(StudyError, match=r"\[boundaries\.encoding\] unknown encoding 'GKB'"):
         load_study(toy_study(text=text))
+
+
+def test_xlsx_merged_unit_cells_are_explained(tmp_path: Path) -> None:
+    """Yearbooks merge a unit's name over its year rows; only the first row keeps it."""
+    rows = _rows(CHINESE_HEADER)
+    path = _workbook(tmp_path / "s.xlsx", {"数据": sorted(rows[1:], key=lambda r: r[0])})
+    workbook = openpyxl.load_workbook(path)
+    sheet = workbook["数据"]
+    sheet.insert_rows(1)
+    for column, header in enumerate(CHINESE_HEADER, start=1):
+        sheet.cell(row=1, column=column, value=header)
+    sheet.merge_cells("A2:A3")
+    workbook.save(path)
+    with pytest.raises(InputError, match=r"row 3, column 'unit': empty unit name \(a merged cell"):
+        load_statistics(path)
