@@ -3,7 +3,7 @@
 Graduated maps classify a column with a :mod:`mapclassify` scheme (natural breaks by default).
 With few units the number of classes is capped at the number of distinct values, so no class
 is empty. Diverging maps (balance around 0, EEC and SEC around 1) add the centre as a break, so
-no class straddles it, and colour each class by which side of the centre it lies on and how far.
+no class straddles it, and colour each class by its side of the centre and its rank on that side.
 The same classes and colours serve the PNG maps and the QGIS styles of the GeoPackage.
 """
 

@@ -240,3 +240,11 @@ def test_landuse_shares_sum_to_100(demo_tables: Study) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert maps.label_step(np.array([1.0, 1.0])) == 1.0
+
+
+def test_study_maps_footnote_setting_reaches_the_footnote(tmp_path: Path) -> None:
+    path = demo_study_file(tmp_path, '[maps]\nfootnote = "统计数据：贵阳统计年鉴 2016、2021"\n')
+    study = load_study(path)
+    assert study.maps.footnote == "统计数据：贵阳统计年鉴 2016、2021"
+    provenance = Provenance(None, "areas.csv", "statistics.csv", ())
+    assert "贵阳统计年鉴" in maps.footnote_text(provenance, "zh", study.maps.footnote)
