@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import TOY_STATISTICS
 
@@ -219,6 +220,10 @@ def test_case(case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     if spec["expect"] == "ok":
         assert status == 0, err
         assert snapshot(processed) != before
+        balance = pd.read_csv(processed / "carbon_balance.csv", encoding="utf-8-sig")
+        assert sorted(zip(balance["unit"], balance["year"], strict=True)) == [
+            ("A", 2015), ("A", 2020), ("B", 2015), ("B", 2020)
+        ]  # fmt: skip
         for fragment in spec.get("warning", []):
             assert fragment in warned, warned
         return
