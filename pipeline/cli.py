@@ -95,8 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_INPUT_ERROR
     except KeyboardInterrupt as interrupt:
-        reason = f" ({interrupt})" if str(interrupt) else ""
-        print(f"interrupted{reason}: earlier outputs were left as they were", file=sys.stderr)
+        detail = str(interrupt) or "earlier outputs were left as they were"
+        print(f"interrupted: {detail}", file=sys.stderr)
         return EXIT_INTERRUPTED
     return 0
 

@@ -185,7 +185,8 @@ class RunLock:
 
 
 def _raise_terminated(signum: int, _frame: FrameType | None) -> None:
-    raise Terminated(f"received {signal.Signals(signum).name}")
+    name = signal.Signals(signum).name
+    raise Terminated(f"received {name}; earlier outputs were left as they were")
 
 
 @contextlib.contextmanager
@@ -217,9 +218,8 @@ def deferred_interrupts() -> Iterator[None]:
         for signum, handler in handlers.items():
             signal.signal(signum, handler)
     if received:
-        if received[0] == signal.SIGINT:
-            raise KeyboardInterrupt
-        raise Terminated(f"received {signal.Signals(received[0]).name}")
+        name = signal.Signals(received[0]).name
+        raise Terminated(f"received {name} while outputs were renamed; the new ones are complete")
 
 
 def test_pause(stage: str) -> None:

@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -19,7 +20,12 @@ from test_bad_inputs import build_case, snapshot, write_raster, write_vector
 from pipeline.cli import main
 from pipeline.errors import OutputError
 from pipeline.export import StagedOutputs, sha256
-from pipeline.locking import TEST_PAUSE_VARIABLE
+from pipeline.locking import (
+    TEST_PAUSE_VARIABLE,
+    Terminated,
+    deferred_interrupts,
+    interrupts_as_keyboard_interrupt,
+)
 
 RASTER_CASE = "ok_rasters_on_different_grids"
 
@@ -291,3 +297,28 @@ def test_sigterm_handler_is_restored(toy_study: object) -> None:
     assert main(["run", str(study)]) == 0
     assert signal.getsignal(signal.SIGTERM) == previous
     time.sleep(0)
+
+
+main_thread_only = pytest.mark.skipif(
+    threading.current_thread() is not threading.main_thread(),
+    reason="signal handlers can only be set in the main thread",
+)
+
+
+@main_thread_only
+def test_sigterm_becomes_an_interrupt() -> None:
+    with pytest.raises(Terminated, match="received SIGTERM; earlier outputs were left"):  # noqa: SIM117
+        with interrupts_as_keyboard_interrupt():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)  # the handler raises here
+
+
+@main_thread_only
+def test_signals_wait_until_the_renames_are_done() -> None:
+    reached = False
+    with pytest.raises(Terminated, match="SIGINT while outputs were renamed"):  # noqa: SIM117
+        with deferred_interrupts():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.1)
+            reached = True
+    assert reached
