@@ -150,6 +150,7 @@ def _excel_rows(path: Path, sheet: str | None) -> tuple[list[list[str]], str, st
             listed = ", ".join(repr(name) for name in workbook.sheetnames)
             raise InputError(path, f"[statistics] sheet {sheet!r} not found; sheets: {listed}")
         worksheet = workbook[sheet] if sheet is not None else workbook.worksheets[0]
+        worksheet.reset_dimensions()  # some writers store a wrong used range (e.g. "A1")
         rows = [[_cell_text(v) for v in row] for row in worksheet.iter_rows(values_only=True)]
         title = worksheet.title
     finally:
@@ -199,12 +200,18 @@ def _column_id(header: object) -> tuple[str, float]:
 
 
 def _rename_headers(header: list[str]) -> tuple[list[str], dict[str, float]]:
+    """Column ids for the header cells; blank or repeated unknown headers get unique names,
+    a repeated id is marked ``(again: ...)`` so that :func:`tidy` reports it."""
     columns: list[str] = []
     scales: dict[str, float] = {}
-    for cell in header:
+    for position, cell in enumerate(header, start=1):
         column, scale = _column_id(cell)
-        if column in columns:
+        if not column:
+            column = f"column {position}"
+        if column in columns and column in COLUMN_IDS:
             column = f"{column} (again: {normalise_name(cell)})"
+        elif column in columns:
+            column = f"{column} {position}"
         columns.append(column)
         if scale != 1.0:
             scales[column] = scale
@@ -257,6 +264,8 @@ def _check_columns(raw: pd.DataFrame, source: str | Path) -> None:
         for column in raw.columns
         if " (again: " in column
     ]
+    repeated = sorted({c for c in raw.columns[raw.columns.duplicated()] if c in COLUMN_IDS})
+    problems += [f"two columns give {column!r}: keep one" for column in repeated]
     if problems:
         problems.append(f"columns found: {list(raw.columns)} (accepted headers: docs/inputs.md)")
         raise InputError(source, problems)

@@ -267,3 +267,13 @@ def test_xlsx_merged_unit_cells_are_explained(tmp_path: Path) -> None:
     workbook.save(path)
     with pytest.raises(InputError, match=r"row 3, column 'unit': empty unit name \(a merged cell"):
         load_statistics(path)
+
+
+def test_blank_and_repeated_extra_columns_are_ignored(tmp_path: Path) -> None:
+    header = [*CHINESE_HEADER, "", "备注", "备注", ""]
+    rows = [header, *[[*row, None, "x", "y", None] for row in TOY_STATISTICS.itertuples(False)]]
+    path = _workbook(tmp_path / "s.xlsx", {"数据": rows})
+    pd.testing.assert_frame_equal(load_statistics(path), EXPECTED)
+    csv = tmp_path / "s.csv"
+    csv.write_text(",".join(header) + "\n" + _toy_text().split("\n", 1)[1], encoding="utf-8")
+    pd.testing.assert_frame_equal(load_statistics(csv), EXPECTED)
