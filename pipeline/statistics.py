@@ -281,7 +281,8 @@ def _cells(column: pd.Series) -> pd.Series:
 
 
 def _parse_years(years: pd.Series, problems: list[str]) -> pd.Series:
-    parsed = pd.to_numeric(_cells(years), errors="coerce")
+    """Four-digit years; a trailing 年 (``2015年``, as yearbooks write it) is accepted."""
+    parsed = pd.to_numeric(_cells(years).str.removesuffix("年"), errors="coerce")
     bad = parsed.isna() | (parsed % 1 != 0) | (parsed < 1000) | (parsed > 9999)
     for index in years.index[bad.to_numpy()]:
         problems.append(f"{_row(index)}, column 'year': not a year: {years[index]!r}")

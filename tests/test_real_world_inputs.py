@@ -277,3 +277,10 @@ def test_blank_and_repeated_extra_columns_are_ignored(tmp_path: Path) -> None:
     csv = tmp_path / "s.csv"
     csv.write_text(",".join(header) + "\n" + _toy_text().split("\n", 1)[1], encoding="utf-8")
     pd.testing.assert_frame_equal(load_statistics(csv), EXPECTED)
+
+
+def test_years_written_with_nian(tmp_path: Path) -> None:
+    path = tmp_path / "statistics.csv"
+    text = _toy_text(CHINESE_HEADER).replace(",2015,", ",2015年,").replace(",2020,", ",２０２０年,")
+    path.write_text(text, encoding="utf-8")
+    pd.testing.assert_frame_equal(load_statistics(path), EXPECTED)
