@@ -181,6 +181,7 @@ def run_child(name: str, pixels: int, args: argparse.Namespace) -> dict:
         raise RuntimeError(f"{name} failed:\n{done.stderr[-3000:]}")
     report = json.loads(done.stdout.strip().splitlines()[-1])
     report["median_s"] = statistics.median(report["seconds"])
+    report["best_s"] = min(report["seconds"])
     report["mpx_per_s"] = pixels**2 / 1e6 / report["median_s"]
     return report
 
@@ -247,9 +248,20 @@ def time_demo_run() -> dict:
 
 
 def summarise(results: dict) -> dict:
-    """Ratios and target verdicts from the engines' reports."""
+    """Ratios and target verdicts from medians, and the same from each engine's best round.
+
+    On a shared machine the best round is the least disturbed one; both are reported.
+    """
+    summary = _summary_of(results, "median_s")
+    best = _summary_of(results, "best_s")
+    summary["ratios_best"] = best["ratios"]
+    summary["targets_best"] = best["targets"]
+    return summary
+
+
+def _summary_of(results: dict, statistic: str) -> dict:
     e = results["engines"]
-    t = {name: e[name]["median_s"] for name in e}
+    t = {name: e[name][statistic] for name in e}
     flat = results.get("flat_check")
     ratios = {
         "rasterstats / engine": t["rasterstats"] / t["engine"],
@@ -289,25 +301,27 @@ def markdown(results: dict) -> str:
         "each engine in its own subprocess (peak = that process's max RSS, "
         "baseline = RSS after imports and input generation).",
         "",
-        "| engine | median s | Mpx/s | peak RSS MB | baseline MB |",
-        "|---|---:|---:|---:|---:|",
+        "| engine | median s | best s | Mpx/s (median) | peak RSS MB | baseline MB |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
-    for name, report in results["engines"].items():
-        lines.append(
-            f"| {name} | {report['median_s']:.3f} | {report['mpx_per_s']:.0f} | "
-            f"{report['peak_mb']:.0f} | {report['baseline_mb']:.0f} |"
-        )
+    rows = dict(results["engines"])
     if results.get("flat_check"):
-        flat = results["flat_check"]
+        rows[f"engine at {FLAT_CHECK_PIXELS}² px (memory check)"] = results["flat_check"]
+    for name, report in rows.items():
         lines.append(
-            f"| engine at {FLAT_CHECK_PIXELS}² px (memory check) | {flat['median_s']:.3f} | "
-            f"{flat['mpx_per_s']:.0f} | {flat['peak_mb']:.0f} | {flat['baseline_mb']:.0f} |"
+            f"| {name} | {report['median_s']:.3f} | {report['best_s']:.3f} | "
+            f"{report['mpx_per_s']:.0f} | {report['peak_mb']:.0f} | {report['baseline_mb']:.0f} |"
         )
-    lines += ["", "| ratio | value |", "|---|---:|"]
-    lines += [f"| {k} | {v:.2f} |" for k, v in results["summary"]["ratios"].items()]
-    lines += ["", "| target | met |", "|---|---|"]
-    targets = results["summary"]["targets"].items()
-    lines += [f"| {k} | {'yes' if v else '**no**'} |" for k, v in targets]
+    summary = results["summary"]
+    lines += ["", "| ratio | from medians | from best rounds |", "|---|---:|---:|"]
+    lines += [
+        f"| {k} | {v:.2f} | {summary['ratios_best'][k]:.2f} |" for k, v in summary["ratios"].items()
+    ]
+    lines += ["", "| target | met (medians) | met (best rounds) |", "|---|---|---|"]
+    lines += [
+        f"| {k} | {_yes(v)} | {_yes(summary['targets_best'][k])} |"
+        for k, v in summary["targets"].items()
+    ]
     checks = results["checks"]
     lines += [
         "",
@@ -319,6 +333,10 @@ def markdown(results: dict) -> str:
         END,
     ]
     return "\n".join(lines)
+
+
+def _yes(met: bool) -> str:
+    return "yes" if met else "**no**"
 
 
 def describe_demo(demo: dict) -> str:
@@ -347,10 +365,13 @@ def print_table(results: dict) -> None:
             f"{name:<16}{report['median_s']:>10.3f}{report['mpx_per_s']:>9.0f}"
             f"{report['peak_mb']:>9.0f}"
         )
-    for key, value in results["summary"]["ratios"].items():
-        print(f"{key:<40}{value:>8.2f}")
-    for key, met in results["summary"]["targets"].items():
-        print(f"{'MET ' if met else 'MISS'} {key}")
+    summary = results["summary"]
+    print(f"{'ratio':<40}{'medians':>8}{'best':>8}")
+    for key, value in summary["ratios"].items():
+        print(f"{key:<40}{value:>8.2f}{summary['ratios_best'][key]:>8.2f}")
+    for key, met in summary["targets"].items():
+        best = "MET " if summary["targets_best"][key] else "MISS"
+        print(f"{'MET ' if met else 'MISS'} (best rounds: {best}) {key}")
     print("checks:", results["checks"])
     print("demo run:", describe_demo(results["demo_run"]))
 
