@@ -222,7 +222,7 @@ def deferred_interrupts() -> Iterator[None]:
         raise Terminated(f"received {name} while outputs were renamed; the new ones are complete")
 
 
-def test_pause(stage: str) -> None:
+def pause_for_tests(stage: str) -> None:
     """Test hook: pause at ``stage`` when :data:`TEST_PAUSE_VARIABLE` names it."""
     if os.environ.get(TEST_PAUSE_VARIABLE) != stage:
         return

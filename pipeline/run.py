@@ -123,7 +123,7 @@ def tabulate_areas(
         return cached, key, True
     from pipeline import zonal
 
-    locking.test_pause("zonal")
+    locking.pause_for_tests("zonal")
     result = zonal.tabulate(
         units,
         study.landuse.rasters,
@@ -316,7 +316,7 @@ def write_outputs(study: Study, inputs: Inputs, results: Results, timer: Timer) 
             )  # fmt: skip
         if inputs.cache_key is not None and not inputs.cache_reused:
             staged.write_csv(cache.relative_path(inputs.cache_key), inputs.raw_areas)
-        locking.test_pause("write")
+        locking.pause_for_tests("write")
         outputs = [str(final.relative_to(study.output_dir)) for final in staged.destinations]
         manifest = export.run_manifest(
             study=study,

@@ -41,10 +41,8 @@ def _processed(study: Path) -> Path:
 
 
 def _leftovers(folder: Path) -> list[str]:
-    """Temporary, backup and lock files left in ``folder``."""
-    return sorted(
-        p.name for p in folder.rglob(".*") if p.name.endswith((".tmp", ".bak")) or p.name == ".lock"
-    )
+    """Hidden files (temporary, backup, lock, SQLite journals) and ``*.tmp*`` left behind."""
+    return sorted(p.name for p in folder.rglob("*") if p.name.startswith(".") or ".tmp" in p.name)
 
 
 # --- staged outputs ----------------------------------------------------------------------
