@@ -133,6 +133,7 @@ def write_raster(root: Path, spec: dict[str, Any]) -> None:
         "crs": spec.get("crs", CRS) or None,
         "nodata": None if nodata == "none" else nodata,
     }
+    (root / spec["path"]).parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # rasterio's NotGeoreferencedWarning for crs = ""
         with rasterio.open(root / spec["path"], "w", **profile) as dataset:
@@ -158,6 +159,7 @@ def write_vector(root: Path, spec: dict[str, Any]) -> None:
         crs=spec.get("crs", CRS) or None,
     )
     path = root / spec["path"]
+    path.parent.mkdir(parents=True, exist_ok=True)
     kwargs: dict[str, Any] = {"engine": "pyogrio"}
     if path.suffix == ".gpkg":
         kwargs["layer"] = spec.get("layer", "units")
