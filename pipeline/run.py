@@ -96,13 +96,15 @@ def read_units(study: Study) -> gpd.GeoDataFrame | None:
     hint = None if settings.encoding else shapefile_hint(settings.path, settings.layer)
     if hint is not None:
         raise InputError(settings.path, hint)
-    return boundaries.read_units(
+    units = boundaries.read_units(
         settings.path,
         layer=settings.layer,
         name_field=settings.name_field,
         unit_field=settings.unit_field,
         encoding=settings.encoding,
     )
+    boundaries.check_overlaps(units, source=settings.path)  # land would be counted twice
+    return units
 
 
 def tabulate_areas(
