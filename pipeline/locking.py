@@ -70,6 +70,20 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _started_after(pid: int, started: str, slack_s: float = 60.0) -> bool:
+    """True when process ``pid`` started after the lock was taken: the pid was reused (e.g.
+    after a reboot), so the lock is stale. Known on Linux only (from ``/proc``)."""
+    try:
+        locked_at = dt.datetime.fromisoformat(started).timestamp()
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = int(fields[19])  # field 22 of proc(5): start time in clock ticks after boot
+        uptime_s = float(Path("/proc/uptime").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return False
+    boot_s = dt.datetime.now(dt.UTC).timestamp() - uptime_s
+    return boot_s + ticks / os.sysconf("SC_CLK_TCK") > locked_at + slack_s
+
+
 def _windows_pid_alive(pid: int) -> bool:
     import ctypes
 
@@ -157,10 +171,11 @@ class RunLock:
                 f"({owner.describe()}); wait for it to finish, or delete the lock file if that "
                 "run is gone"
             )
-        if _pid_alive(owner.pid):
+        if _pid_alive(owner.pid) and not _started_after(owner.pid, owner.started):
             raise OutputError(
                 f"{self.path}: another run is writing to this output folder "
-                f"({owner.describe()}); wait for it to finish or stop it, then run again"
+                f"({owner.describe()}); wait for it to finish or stop it, then run again "
+                "(if no such run exists, delete the lock file)"
             )
         self._take_over(f"a stale lock of a run that is no longer running ({owner.describe()})")
         self._remove_temporary_files(owner.pid)

@@ -164,6 +164,20 @@ def test_stale_lock_is_taken_over(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert json.loads((processed / "run.json").read_text())["study"] == str(study)
 
 
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc (Linux)")
+def test_lock_of_a_reused_pid_is_stale(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """After a reboot the lock's pid may belong to another, younger process."""
+    study = _raster_study(tmp_path)
+    owner = {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "started": "2001-01-01T00:00:00+00:00",
+    }
+    (_processed(study) / ".lock").write_text(json.dumps(owner))
+    assert main(["run", str(study)]) == 0
+    assert "took over a stale lock" in capsys.readouterr().out
+
+
 def test_unreadable_lock_is_taken_over(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     study = _raster_study(tmp_path)
     (_processed(study) / ".lock").write_text("")
