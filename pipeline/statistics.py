@@ -171,6 +171,7 @@ def _frame_from_rows(rows: list[list[str]]) -> tuple[pd.DataFrame, dict[str, flo
     """The header row found, columns renamed to ids, blank rows dropped, index = row - 2."""
     header_at = _find_header(rows)
     header = list(rows[header_at]) if rows else []
+    header, header_at = _merge_unit_row(header, rows, header_at)
     body = rows[header_at + 1 :] if rows else []
     width = max([len(header), *(len(row) for row in body)], default=0)
     header += [f"column {i + 1}" for i in range(len(header), width)]
@@ -180,6 +181,25 @@ def _frame_from_rows(rows: list[list[str]]) -> tuple[pd.DataFrame, dict[str, flo
     frame.index = pd.RangeIndex(header_at, header_at + len(frame))
     blank = frame.apply(lambda column: column.str.strip() == "").all(axis=1)
     return frame[~blank], scales
+
+
+def _merge_unit_row(
+    header: list[str], rows: list[list[str]], header_at: int
+) -> tuple[list[str], int]:
+    """Yearbooks often put units on a second header row (``常住人口`` over ``万人``): when
+    joining them as ``常住人口(万人)`` names more known columns, use the joined header."""
+    if header_at + 1 >= len(rows):
+        return header, header_at
+    below = [str(cell).strip().strip("()（） ") for cell in rows[header_at + 1]]
+    below = (below + [""] * len(header))[: len(header)]
+    merged = [
+        f"{h}({u})" if u and str(h).strip() else h for h, u in zip(header, below, strict=True)
+    ]
+
+    def known(cells: list[str]) -> int:
+        return sum(_column_id(cell)[0] in COLUMN_IDS for cell in cells)
+
+    return (merged, header_at + 1) if known(merged) > known(header) else (header, header_at)
 
 
 def _find_header(rows: list[list[str]]) -> int:

@@ -284,3 +284,16 @@ def test_years_written_with_nian(tmp_path: Path) -> None:
     text = _toy_text(CHINESE_HEADER).replace(",2015,", ",2015年,").replace(",2020,", ",２０２０年,")
     path.write_text(text, encoding="utf-8")
     pd.testing.assert_frame_equal(load_statistics(path), EXPECTED)
+
+
+def test_units_on_a_second_header_row(tmp_path: Path) -> None:
+    header = ["区县", "年份", "常住人口", "地区生产总值", "能源消费总量"]
+    units = ["", "", "万人", "（亿元）", "吨标准煤"]
+    rows = [["表 2"], header, units, *TOY_STATISTICS.itertuples(index=False, name=None)]
+    rows[5] = ["A", 2020, "x", 150, 900]
+    path = _workbook(tmp_path / "s.xlsx", {"数据": rows})
+    with pytest.raises(InputError, match=r"row 6, column 'population_10k': not a number: 'x'"):
+        load_statistics(path)
+    rows[5] = ["A", 2020, 12, 150, 900]
+    path = _workbook(tmp_path / "s.xlsx", {"数据": rows})
+    pd.testing.assert_frame_equal(load_statistics(path), EXPECTED)
