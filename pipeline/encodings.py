@@ -11,6 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from pipeline.errors import InputError
+
+TEXT_ENCODINGS = ("utf-8-sig", "gb18030")
+"""Tried in order for CSV inputs: UTF-8 (BOM optional), then GB18030 (a superset of GBK)."""
+ENCODING_NAMES = {"utf-8-sig": "UTF-8", "gb18030": "GB18030 (GBK)"}
+
 _CJK = ("\u4e00", "\u9fff")
 
 
@@ -60,3 +66,23 @@ def shapefile_hint(path: Path, layer: str | None = None, sample: int = 50) -> st
     for column in frame.columns:
         texts += [value for value in frame[column] if isinstance(value, str)]
     return mojibake_hint(texts)
+
+
+def read_chinese_text(path: Path) -> tuple[str, str]:
+    """The text of a CSV and the encoding that decoded it (:data:`TEXT_ENCODINGS` in turn).
+
+    Raises
+    ------
+    InputError
+        When the file cannot be read or is in neither encoding.
+    """
+    try:
+        data = Path(path).read_bytes()
+    except OSError as error:
+        raise InputError(path, f"cannot read the file: {error.strerror}") from None
+    for encoding in TEXT_ENCODINGS:
+        try:
+            return data.decode(encoding), encoding
+        except UnicodeDecodeError:
+            continue
+    raise InputError(path, "is neither UTF-8 nor GB18030/GBK text; save it as UTF-8 CSV")

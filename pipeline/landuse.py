@@ -152,12 +152,15 @@ def read_area_table(path: Path) -> pd.DataFrame:
     Unit names are normalised; every problem (missing columns, non-numeric or negative
     values, duplicate (unit, year, code) rows) is reported at once.
     """
+    import io
+
+    from pipeline.encodings import read_chinese_text
+
+    text, _encoding = read_chinese_text(path)  # UTF-8, else GB18030 (Excel on Chinese Windows)
     try:
-        raw = pd.read_csv(path, dtype=str, encoding="utf-8-sig", keep_default_na=False)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
         raise InputError(path, f"cannot read area table: {error}") from None
-    except UnicodeDecodeError as error:
-        raise InputError(path, f"is not UTF-8 text ({error.reason})") from None
     missing = [c for c in AREA_TABLE_COLUMNS if c not in raw.columns]
     if missing:
         raise InputError(path, f"missing column(s) {missing}; found {list(raw.columns)}")

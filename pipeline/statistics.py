@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pipeline.encodings import ENCODING_NAMES, read_chinese_text
 from pipeline.errors import InputError
 from pipeline.names import describe_unmatched, normalise_name
 
@@ -37,7 +38,6 @@ TEN_K_YUAN_PER_100M_YUAN = 1e4
 
 CSV_SUFFIXES = (".csv", ".txt")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")
-CSV_ENCODINGS = ("utf-8-sig", "gb18030")
 HEADER_SEARCH_ROWS = 10
 """The header is the first of this many rows naming both the unit and the year column."""
 
@@ -113,29 +113,15 @@ def read_statistics(path: Path, *, sheet: str | None = None) -> RawTable:
     return RawTable(frame, read_as, source, scales)
 
 
-def _decode(path: Path) -> tuple[str, str]:
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise InputError(path, f"cannot read statistics file: {error.strerror}") from None
-    for encoding in CSV_ENCODINGS:
-        try:
-            return data.decode(encoding), encoding
-        except UnicodeDecodeError:
-            continue
-    raise InputError(path, "is neither UTF-8 nor GB18030/GBK text; save it as UTF-8 CSV")
-
-
 def _csv_rows(path: Path) -> tuple[list[list[str]], str, str]:
-    text, encoding = _decode(path)
+    text, encoding = read_chinese_text(path)
     first_line = text.split("\n", 1)[0]
     delimiter = next((d for d in (",", "\t", ";") if d in first_line), ",")
     try:
         rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
     except csv.Error as error:
         raise InputError(path, f"cannot parse CSV: {error}") from None
-    name = {"utf-8-sig": "UTF-8", "gb18030": "GB18030 (GBK)"}[encoding]
-    return rows, f"CSV, encoding {name}", str(path)
+    return rows, f"CSV, encoding {ENCODING_NAMES[encoding]}", str(path)
 
 
 def _excel_rows(path: Path, sheet: str | None) -> tuple[list[list[str]], str, str]:

@@ -297,3 +297,13 @@ def test_units_on_a_second_header_row(tmp_path: Path) -> None:
     rows[5] = ["A", 2020, 12, 150, 900]
     path = _workbook(tmp_path / "s.xlsx", {"数据": rows})
     pd.testing.assert_frame_equal(load_statistics(path), EXPECTED)
+
+
+def test_gbk_area_table(tmp_path: Path) -> None:
+    from pipeline.landuse import read_area_table
+
+    path = tmp_path / "三调 面积.csv"
+    path.write_bytes("unit,year,code,area_ha\n南明区,2020,11,12.5\n".encode("gbk"))
+    table = read_area_table(path)
+    assert table.loc[0, "unit"] == "南明区"
+    assert table.loc[0, "area_ha"] == 12.5
