@@ -21,6 +21,7 @@ import os
 import signal
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,9 @@ from typing import Any
 from pipeline.errors import OutputError
 
 LOCK_NAME = ".lock"
+LOCK_ATTEMPTS = 50
+UNREADABLE_GRACE_S = 5.0
+"""An unreadable lock younger than this is being written by a starting run, not stale."""
 TEMPORARY_GLOB = ".*.{pid}.tmp"
 """Temporary names of :class:`pipeline.export.StagedOutputs` written by process ``pid``."""
 BACKUP_GLOB = ".*.{pid}.bak"
@@ -100,6 +104,13 @@ def _windows_pid_alive(pid: int) -> bool:
         kernel32.CloseHandle(handle)
 
 
+def _age_s(path: Path) -> float:
+    try:
+        return time.time() - path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
 def _read_owner(path: Path) -> LockOwner | None:
     try:
         content: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
@@ -135,7 +146,7 @@ class RunLock:
             raise OutputError(
                 f"{self.path.parent}: cannot create output folder ({error})"
             ) from None
-        for _attempt in range(3):
+        for _attempt in range(LOCK_ATTEMPTS):
             if self._try_create():
                 return self
             self._handle_existing()
@@ -163,7 +174,10 @@ class RunLock:
     def _handle_existing(self) -> None:
         owner = _read_owner(self.path)
         if owner is None:
-            self._take_over("an unreadable lock file (a run killed while starting)")
+            if _age_s(self.path) < UNREADABLE_GRACE_S:  # another run is writing it right now
+                time.sleep(0.1)
+                return
+            self._take_over("an unreadable lock file (a run killed while starting)", None)
             return
         if owner.host != self._me.host:
             raise OutputError(
@@ -177,20 +191,34 @@ class RunLock:
                 f"({owner.describe()}); wait for it to finish or stop it, then run again "
                 "(if no such run exists, delete the lock file)"
             )
-        self._take_over(f"a stale lock of a run that is no longer running ({owner.describe()})")
-        self._remove_temporary_files(owner.pid)
+        what = f"a stale lock of a run that is no longer running ({owner.describe()})"
+        if self._take_over(what, owner):
+            self._remove_temporary_files(owner.pid)
 
-    def _take_over(self, what: str) -> None:
+    def _take_over(self, what: str, owner: LockOwner | None) -> bool:
+        """Remove the lock if it still is ``owner``'s (another run may have just taken it)."""
+        if _read_owner(self.path) != owner:
+            return False
         self.notes.append(f"note: took over {what}")
         print(self.notes[-1])
         self.path.unlink(missing_ok=True)
+        return True
+
+    def _output_folders(self) -> list[Path]:
+        """Where staged files live: ``data/processed`` and ``maps`` of the output folder."""
+        candidates = (self.path.parent, self.output_dir / "maps")
+        return [folder for folder in candidates if folder.is_dir()]
 
     def _remove_temporary_files(self, pid: int) -> None:
         """Remove a dead run's staged files; put back outputs it had moved aside."""
-        for temporary in self.output_dir.rglob(TEMPORARY_GLOB.format(pid=pid)):
-            with contextlib.suppress(OSError):
-                temporary.unlink()
-        for backup in self.output_dir.rglob(BACKUP_GLOB.format(pid=pid)):
+        for folder in self._output_folders():
+            for temporary in folder.rglob(TEMPORARY_GLOB.format(pid=pid)):
+                with contextlib.suppress(OSError):
+                    temporary.unlink()
+            self._restore_backups(folder, pid)
+
+    def _restore_backups(self, folder: Path, pid: int) -> None:
+        for backup in folder.rglob(BACKUP_GLOB.format(pid=pid)):
             final = backup.with_name(backup.name[1 : -len(f".{pid}.bak")])
             with contextlib.suppress(OSError):
                 if final.exists():
@@ -241,7 +269,5 @@ def pause_for_tests(stage: str) -> None:
     """Test hook: pause at ``stage`` when :data:`TEST_PAUSE_VARIABLE` names it."""
     if os.environ.get(TEST_PAUSE_VARIABLE) != stage:
         return
-    import time
-
     print(f"paused at {stage}", flush=True)
     time.sleep(60)

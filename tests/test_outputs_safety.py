@@ -143,6 +143,31 @@ def test_second_run_is_refused_while_one_runs(
     assert _leftovers(study.parent / "out") == []
 
 
+def test_two_runs_started_together_one_wins(tmp_path: Path) -> None:
+    study = _raster_study(tmp_path)
+    command = [sys.executable, "-m", "pipeline", "run", str(study), "--force"]
+    env = {**os.environ, TEST_PAUSE_VARIABLE: "zonal"}
+    children = [
+        subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(2)
+    ]
+    try:
+        deadline = time.monotonic() + 60
+        while all(child.poll() is None for child in children) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        loser = next(child for child in children if child.poll() is not None)
+        winner = next(child for child in children if child is not loser)
+        assert loser.returncode == 2
+        assert b"another run is writing to this output folder" in loser.stderr.read()
+        assert winner.poll() is None  # paused at zonal, holding the lock
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+            child.communicate(timeout=60)
+    assert _leftovers(study.parent / "out") == []
+
+
 def _dead_pid() -> int:
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()
@@ -180,7 +205,9 @@ def test_lock_of_a_reused_pid_is_stale(tmp_path: Path, capsys: pytest.CaptureFix
 
 def test_unreadable_lock_is_taken_over(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     study = _raster_study(tmp_path)
-    (_processed(study) / ".lock").write_text("")
+    lock = _processed(study) / ".lock"
+    lock.write_text("")
+    os.utime(lock, (time.time() - 60, time.time() - 60))  # a young one is still being written
     assert main(["run", str(study)]) == 0
     assert "took over an unreadable lock file" in capsys.readouterr().out
 
