@@ -39,13 +39,14 @@ def input_checksums(path: Path) -> dict[str, str]:
 
 def _engine_fingerprint() -> dict[str, str]:
     """Version and source checksum of the code that tabulates (a fix invalidates the cache)."""
-    from pipeline import rasters, zonal
+    from pipeline import boundaries, rasters, zonal
 
     try:
         version = metadata.version("carbon-balance-zoning")
     except metadata.PackageNotFoundError:
         version = "unknown"
-    sources = {m.__name__: sha256(Path(m.__file__)) for m in (zonal, rasters) if m.__file__}
+    modules = (zonal, rasters, boundaries)
+    sources = {m.__name__: sha256(Path(m.__file__)) for m in modules if m.__file__}
     return {"version": version, **sources}
 
 
