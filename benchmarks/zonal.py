@@ -424,7 +424,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pixels", type=int, default=15000, help="raster side length")
     parser.add_argument("--units", type=int, default=90, help="number of polygons")
-    parser.add_argument("--rounds", type=int, default=3, help="timed rounds per engine")
+    parser.add_argument("--rounds", type=int, default=5, help="timed rounds per engine")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=HERE, help="folder for JSON and RESULTS.md")
     parser.add_argument("--no-demo", action="store_true", help="skip timing carbon-zoning run")
