@@ -163,6 +163,7 @@ class MapTables:
     zoning: pd.DataFrame
     landuse_areas: pd.DataFrame
     units: gpd.GeoDataFrame | None
+    reproduction_markdown: str | None = None
 
 
 # --------------------------------------------------------------------------- map furniture
@@ -645,7 +646,13 @@ def read_tables(study: Study) -> MapTables:
         units = boundaries.read_units(settings.path, layer=settings.layer,
                                       name_field=settings.name_field,
                                       unit_field=settings.unit_field)  # fmt: skip
-    return MapTables(tables["carbon_balance"], tables["zoning"], tables["landuse_areas"], units)
+    reproduction_path = study.processed_dir / "reproduction.md"
+    reproduction = None
+    if study.reference is not None and reproduction_path.is_file():
+        reproduction = reproduction_path.read_text(encoding="utf-8")
+    return MapTables(
+        tables["carbon_balance"], tables["zoning"], tables["landuse_areas"], units, reproduction
+    )
 
 
 def figures(study: Study, tables: MapTables) -> Iterator[tuple[str, Figure]]:
@@ -735,11 +742,23 @@ def render_maps(
     PNG files are ``dpi`` dots per inch; ``formats`` names the files written per figure.
     Everything is staged under temporary names and renamed together.
     """
-    from pipeline import report
-
     tables = read_tables(study)
     with StagedOutputs(study.output_dir) as staged:
-        images = stage_maps(staged, study, tables, dpi=dpi, formats=formats)
-        report.stage_report(staged, study, tables, images)
+        stage_maps_and_report(staged, study, tables, dpi=dpi, formats=formats)
         written = staged.destinations
     return written
+
+
+def stage_maps_and_report(
+    staged: StagedOutputs,
+    study: Study,
+    tables: MapTables,
+    *,
+    dpi: int = PNG_DPI,
+    formats: tuple[str, ...] = MAP_FORMATS,
+) -> None:
+    """Stage every map and the HTML report (``run`` stages them with the tables)."""
+    from pipeline import report
+
+    images = stage_maps(staged, study, tables, dpi=dpi, formats=formats)
+    report.stage_report(staged, study, tables, images)

@@ -148,13 +148,13 @@ def images_html(images: Mapping[str, bytes]) -> str:
     return '<div class="maps">' + "\n".join(figures) + "</div>"
 
 
-def reproduction_html(study: Study) -> str | None:
-    """``reproduction.md`` rendered to HTML, when the study has a reference and the file exists."""
-    path = study.processed_dir / "reproduction.md"
-    if study.reference is None or not path.is_file():
+def reproduction_html(reproduction_markdown: str | None) -> str | None:
+    """The reproduction report (Markdown) rendered to HTML, when the study has one."""
+    if reproduction_markdown is None:
         return None
-    text = path.read_text(encoding="utf-8")
-    return markdown.markdown(text, extensions=["tables", "fenced_code"], output_format="html")
+    return markdown.markdown(
+        reproduction_markdown, extensions=["tables", "fenced_code"], output_format="html"
+    )
 
 
 def report_html(study: Study, tables: MapTables, images: Mapping[str, bytes]) -> str:
@@ -175,7 +175,7 @@ def report_html(study: Study, tables: MapTables, images: Mapping[str, bytes]) ->
     parts += ["<h2>Maps 图件</h2>", images_html(images)]
     parts += ["<h2>Carbon balance 碳收支</h2>", balance_html(tables.balance)]
     parts += ["<h2>Land use 土地利用 (ha)</h2>", landuse_html(tables.landuse_areas)]
-    reproduction = reproduction_html(study)
+    reproduction = reproduction_html(tables.reproduction_markdown)
     if reproduction is not None:
         parts += ['<h2>Reproduction 复现</h2><div class="reproduction">', reproduction, "</div>"]
     column_names = ", ".join(f"{k} = {v}" for k, v in COLUMN_NAMES_ZH.items())

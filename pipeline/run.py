@@ -318,6 +318,9 @@ def write_outputs(study: Study, inputs: Inputs, results: Results, timer: Timer) 
             )  # fmt: skip
         if inputs.cache_key is not None and not inputs.cache_reused:
             staged.write_csv(cache.relative_path(inputs.cache_key), inputs.raw_areas)
+        if study.output.maps:
+            with timer.stage("maps"):
+                stage_maps(staged, study, inputs, results)
         locking.pause_for_tests("write")
         outputs = [str(final.relative_to(study.output_dir)) for final in staged.destinations]
         manifest = export.run_manifest(
@@ -329,6 +332,22 @@ def write_outputs(study: Study, inputs: Inputs, results: Results, timer: Timer) 
         )
         staged.write_json("data/processed/run.json", manifest)
     return [study.output_dir / output for output in manifest["outputs"]]
+
+
+def stage_maps(
+    staged: export.StagedOutputs, study: Study, inputs: Inputs, results: Results
+) -> None:
+    """Stage the maps and the report with the run's tables, so all are renamed together."""
+    from pipeline import maps  # matplotlib only when drawing
+
+    tables = maps.MapTables(
+        results.balance,
+        results.zoning,
+        results.landuse_areas,
+        inputs.units,
+        results.reproduction_markdown,
+    )
+    maps.stage_maps_and_report(staged, study, tables)
 
 
 def cache_manifest(inputs: Inputs) -> dict[str, object] | None:
@@ -359,12 +378,7 @@ def run(study_path: str | Path, *, force: bool = False) -> list[Path]:
         inputs = load_inputs(study, timer, force=force)
         with timer.stage("model"):
             results = compute(study, inputs)
-        outputs = write_outputs(study, inputs, results, timer)
-        if not study.output.maps:
-            return outputs
-        from pipeline.maps import render_maps  # matplotlib only when drawing
-
-        return outputs + render_maps(study)
+        return write_outputs(study, inputs, results, timer)
 
 
 def maps(study_path: str | Path) -> list[Path]:
