@@ -56,6 +56,7 @@ class RasterInfo:
     dtype: str
     nodata: float | None
     block_height: int
+    block_width: int = 1
 
     @property
     def grid_key(self) -> tuple[str, tuple[float, ...], int, int]:
@@ -154,6 +155,7 @@ def _info_from_dataset(path: Path, source: str, dataset: rasterio.DatasetReader)
         dtype=dataset.dtypes[0],
         nodata=dataset.nodata,
         block_height=int(dataset.block_shapes[0][0]),
+        block_width=int(dataset.block_shapes[0][1]),
     )
 
 

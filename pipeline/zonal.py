@@ -132,6 +132,7 @@ class _GridJob:
     row_area_m2: np.ndarray
     track_area: bool
     block_height: int = 1
+    block_width: int = 1
     n_bins: int = _CODE_BINS
 
     @property
@@ -272,6 +273,7 @@ def _prepare_job(
         row_area_m2=row_areas_m2(grid),
         track_area=bool(grid.crs.is_geographic),
         block_height=grid.block_height,
+        block_width=grid.block_width,
     )
 
 
@@ -550,14 +552,21 @@ def count_rows(
     row_stop: int,
     datasets: Mapping[str, rasterio.DatasetReader] | None = None,
 ) -> dict[int, _Counts]:
-    """Count rows ``[row_start, row_stop)`` of every year of a grid (one task)."""
+    """Count rows ``[row_start, row_stop)`` of every year of a grid (one task).
+
+    Only the columns spanned by units meeting these rows are read (whole file blocks).
+    """
+    counts = _empty_counts(job)
+    boxes = job.pixel_boxes
+    inside = np.flatnonzero((boxes[:, 1] < row_stop) & (boxes[:, 3] > row_start))
+    if len(inside) == 0:
+        return counts
+    window = _window_of(job, inside, row_start, row_stop)
     owned = datasets is None
     if owned:
         datasets = _open_layers(job)
     try:
-        ids = _unit_ids(job, row_start, row_stop) if job.mode == "centre" else None
-        counts = _empty_counts(job)
-        window = Window(0, row_start, job.width, row_stop - row_start)
+        ids = _unit_ids(job, window, inside) if job.mode == "centre" else None
         row_area = job.row_area_m2[row_start:row_stop]
         for layer in job.layers:
             data, nodata_code, has_nodata = _read_codes(datasets[layer.source], window, layer)
@@ -569,7 +578,7 @@ def count_rows(
                     job.track_area,
                 )  # fmt: skip
             else:
-                found = _count_exact_strip(job, row_start, data, nodata_code, has_nodata, c)
+                found = _count_exact_strip(job, window, inside, data, nodata_code, has_nodata, c)
             if found[0] <= found[1]:
                 c.out_of_range = [int(found[0]), int(found[1])]
         return counts
@@ -579,19 +588,22 @@ def count_rows(
                 dataset.close()
 
 
-def _unit_ids(job: _GridJob, row_start: int, row_stop: int) -> np.ndarray:
-    """Unit ids burnt on rows ``[row_start, row_stop)`` by pixel centre (0 = no unit)."""
-    height = row_stop - row_start
-    boxes = job.pixel_boxes
-    inside = np.flatnonzero((boxes[:, 1] < row_stop) & (boxes[:, 3] > row_start))
-    ids = np.zeros((height, job.width), dtype=job.id_dtype)
-    if len(inside) == 0:
-        return ids
-    t = job.transform
-    strip_transform = t @ Affine.translation(0, row_start)
-    # clip to the strip plus one pixel: fewer edges for GDAL, same pixel centres inside
+def _window_of(job: _GridJob, inside: np.ndarray, row_start: int, row_stop: int) -> Window:
+    """Columns spanned by the units ``inside``, widened to whole file blocks."""
+    block = job.block_width if job.block_width < job.width else 1
+    col_start = int(job.pixel_boxes[inside, 0].min()) // block * block
+    col_stop = min(job.width, -(-int(job.pixel_boxes[inside, 2].max()) // block) * block)
+    return Window(col_start, row_start, col_stop - col_start, row_stop - row_start)
+
+
+def _unit_ids(job: _GridJob, window: Window, inside: np.ndarray) -> np.ndarray:
+    """Unit ids burnt on ``window`` by pixel centre (0 = no unit)."""
+    height, width = int(window.height), int(window.width)
+    ids = np.zeros((height, width), dtype=job.id_dtype)
+    strip_transform = job.transform @ Affine.translation(window.col_off, window.row_off)
+    # clip to the window plus one pixel: fewer edges for GDAL, same pixel centres inside
     x0, y_top = strip_transform @ (-1, -1)
-    x1, y_bottom = strip_transform @ (job.width + 1, height + 1)
+    x1, y_bottom = strip_transform @ (width + 1, height + 1)
     pieces = shapely.clip_by_rect(
         job.geometries[inside],
         min(x0, x1), min(y_top, y_bottom), max(x0, x1), max(y_top, y_bottom),
@@ -636,18 +648,19 @@ def _float_codes(data: np.ndarray, nodata: float | None, layer: _Layer) -> np.nd
 
 
 def _count_exact_strip(
-    job: _GridJob, row_start: int, data: np.ndarray, nodata_code: int, has_nodata: bool,
-    counts: _Counts,
+    job: _GridJob, window: Window, inside: np.ndarray, data: np.ndarray, nodata_code: int,
+    has_nodata: bool, counts: _Counts,
 ) -> tuple[int, int]:  # fmt: skip
-    """Coverage-weighted counts of every unit touching the strip."""
-    row_stop = row_start + data.shape[0]
+    """Coverage-weighted counts of the units ``inside`` over ``window`` (read as ``data``)."""
+    row_start, col_start = int(window.row_off), int(window.col_off)
     boxes = job.pixel_boxes
-    row_area = job.row_area_m2[row_start:row_stop]
+    row_area = job.row_area_m2[row_start : row_start + data.shape[0]]
     low, high = np.iinfo(np.int64).max, np.iinfo(np.int64).min
-    for i in np.flatnonzero((boxes[:, 1] < row_stop) & (boxes[:, 3] > row_start)):
+    for i in inside:
         found = _count_exact_unit(
             i + 1, job.edges[i], int(boxes[i, 0]), int(boxes[i, 2]), data, row_start,
-            nodata_code, has_nodata, row_area, counts.pixels, counts.area_m2, job.track_area,
+            col_start, nodata_code, has_nodata, row_area, counts.pixels, counts.area_m2,
+            job.track_area,
         )  # fmt: skip
         low, high = min(low, found[0]), max(high, found[1])
     return low, high
@@ -713,8 +726,8 @@ def _count_lanes(ids, data, nodata, has_nodata, row_area_m2, pixels, area_m2, tr
 
 @njit(nogil=True, cache=True)
 def _count_exact_unit(
-    unit, edges, col_min, col_max, data, row_start, nodata, has_nodata, row_area_m2, pixels,
-    area_m2, track_area,
+    unit, edges, col_min, col_max, data, row_start, col_start, nodata, has_nodata, row_area_m2,
+    pixels, area_m2, track_area,
 ):  # fmt: skip
     """Coverage-weighted counts of one unit over one strip; returns out-of-range min, max."""
     rows = data.shape[0]
@@ -738,7 +751,7 @@ def _count_exact_unit(
             share = min(abs(winding), 1.0)
             if share < 1e-12:
                 continue
-            v = np.int64(data[r, col_min + c])
+            v = np.int64(data[r, col_min - col_start + c])
             if has_nodata and v == nodata:
                 k = n_bins
             elif v < 0 or v >= n_bins:
