@@ -1,15 +1,16 @@
 """Zonal tabulation: land-use rasters × reporting units → hectares per (unit, year, code).
 
 Rasterize once, count once. For each distinct raster grid (CRS + transform + shape) the units
-are reprojected to the grid's CRS and processed strip by strip (a few full-width rows, aligned
-to the file's blocks). For each strip the unit ids are burnt once and every year sharing the
-grid is counted against them, so memory is bounded by the strip size, not the raster size,
-and no id raster is ever kept whole.
+are reprojected to the grid's CRS and processed strip by strip (a few rows, aligned to the
+file's blocks, only the columns the units span). For each strip the units are burnt once, as
+runs of pixels per row, and every year sharing the grid is counted against them, so memory is
+bounded by the strip size, not the raster size, and no id raster is ever kept whole.
 
 Two ways of assigning pixels to units:
 
 * ``centre``: a pixel belongs to the unit holding its centre (GDAL's rasterize rule,
-  ``all_touched=False``), identical to ``rasterstats.zonal_stats(..., categorical=True)``.
+  ``all_touched=False``, reimplemented in numba on the same arithmetic), identical to
+  ``rasterstats.zonal_stats(..., categorical=True)``.
 * ``exact``: every pixel is weighted by the share of it the unit covers, computed analytically
   from the polygon edges (signed-area accumulation along each row), like ``exactextract``.
 
@@ -35,11 +36,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import rasterio
-import rasterio.features
 import shapely
 from affine import Affine
 from numba import njit
-from rasterio.errors import NotGeoreferencedWarning
 from rasterio.windows import Window
 
 from pipeline.boundaries import check_raster_coverage, to_crs_of_grid
@@ -128,7 +127,7 @@ class _GridJob:
     id_dtype: str
     geometries: np.ndarray  # unit i has id i + 1; in the grid's CRS, clipped to its extent
     pixel_boxes: np.ndarray  # (K, 4) col_min, row_min, col_max, row_max (ints)
-    edges: tuple[np.ndarray, ...]  # exact mode: per unit (n, 4) x0, y0, x1, y1 in pixels
+    edges: tuple[np.ndarray, ...]  # per unit (n, 4): x0, y0, x1, y1 in pixels (col, row)
     row_area_m2: np.ndarray
     track_area: bool
     block_height: int = 1
@@ -178,7 +177,8 @@ def tabulate(
     ----------
     units
         Columns ``unit`` (str) and ``geometry``, in any CRS; reprojected to each raster's CRS
-        (the categorical rasters are never resampled). Units must not overlap.
+        (the categorical rasters are never resampled). Overlapping units each count the
+        pixels they share, as rasterstats does.
     rasters
         Year → raster path (GeoTIFF, ``.img``, ArcInfo GRID folder, or one of these zipped).
     nodata
@@ -269,7 +269,7 @@ def _prepare_job(
         id_dtype="uint8" if n_units < 255 else "uint16" if n_units < 65_535 else "uint32",
         geometries=geometries,
         pixel_boxes=_pixel_boxes(geometries, grid),
-        edges=tuple(_pixel_edges(g, grid) for g in geometries) if chosen == "exact" else (),
+        edges=tuple(_pixel_edges(g, grid) for g in geometries),
         row_area_m2=row_areas_m2(grid),
         track_area=bool(grid.crs.is_geographic),
         block_height=grid.block_height,
@@ -566,16 +566,15 @@ def count_rows(
     if owned:
         datasets = _open_layers(job)
     try:
-        ids = _unit_ids(job, window, inside) if job.mode == "centre" else None
+        spans = _unit_spans(job, window, inside) if job.mode == "centre" else None
         row_area = job.row_area_m2[row_start:row_stop]
         for layer in job.layers:
             data, nodata_code, has_nodata = _read_codes(datasets[layer.source], window, layer)
             c = counts[layer.year]
-            if ids is not None:
-                kernel = _count_centre if job.track_area or job.n_bins > 256 else _count_lanes
-                found = kernel(
-                    ids, data, nodata_code, has_nodata, row_area, c.pixels, c.area_m2,
-                    job.track_area,
+            if spans is not None:
+                found = _count_spans(
+                    spans, data, int(window.col_off), nodata_code, has_nodata, row_area,
+                    c.pixels, c.area_m2, job.track_area,
                 )  # fmt: skip
             else:
                 found = _count_exact_strip(job, window, inside, data, nodata_code, has_nodata, c)
@@ -596,26 +595,19 @@ def _window_of(job: _GridJob, inside: np.ndarray, row_start: int, row_stop: int)
     return Window(col_start, row_start, col_stop - col_start, row_stop - row_start)
 
 
-def _unit_ids(job: _GridJob, window: Window, inside: np.ndarray) -> np.ndarray:
-    """Unit ids burnt on ``window`` by pixel centre (0 = no unit)."""
-    height, width = int(window.height), int(window.width)
-    ids = np.zeros((height, width), dtype=job.id_dtype)
-    strip_transform = job.transform @ Affine.translation(window.col_off, window.row_off)
-    # clip to the window plus one pixel: fewer edges for GDAL, same pixel centres inside
-    x0, y_top = strip_transform @ (-1, -1)
-    x1, y_bottom = strip_transform @ (width + 1, height + 1)
-    pieces = shapely.clip_by_rect(
-        job.geometries[inside],
-        min(x0, x1), min(y_top, y_bottom), max(x0, x1), max(y_top, y_bottom),
-    )  # fmt: skip
-    shapes = [(g, int(i) + 1) for g, i in zip(pieces, inside, strict=True) if not g.is_empty]
-    if shapes:
-        with warnings.catch_warnings():  # rasterio's internal MEM dataset, not our grid
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            rasterio.features.rasterize(
-                shapes, out=ids, transform=strip_transform, fill=0, all_touched=False
-            )
-    return ids
+def _unit_spans(job: _GridJob, window: Window, inside: np.ndarray) -> np.ndarray:
+    """Runs of pixels whose centre lies in each unit, over ``window``: the unit ids burnt once.
+
+    Rows of ``unit, row (in the window), first column, end column`` (end exclusive, columns
+    of the grid). Computed once per strip and counted against every year of the grid.
+    """
+    row_start, rows = int(window.row_off), int(window.height)
+    boxes = job.pixel_boxes
+    pieces = [
+        _centre_spans(i + 1, job.edges[i], int(boxes[i, 0]), int(boxes[i, 2]), row_start, rows)
+        for i in inside
+    ]
+    return np.concatenate(pieces) if pieces else np.zeros((0, 4), np.int64)
 
 
 def _read_codes(
@@ -667,50 +659,78 @@ def _count_exact_strip(
 
 
 @njit(nogil=True, cache=True)
-def _count_centre(ids, data, nodata, has_nodata, row_area_m2, pixels, area_m2, track_area):
-    """pixels[id, code] += 1 (area_m2 += the row's cell area); returns out-of-range min, max."""
-    n_bins = pixels.shape[1] - 1
-    low = np.iinfo(np.int64).max
-    high = np.iinfo(np.int64).min
-    for r in range(ids.shape[0]):
-        cell_m2 = row_area_m2[r]
-        for c in range(ids.shape[1]):
-            u = ids[r, c]
-            if u == 0:
-                continue
-            v = np.int64(data[r, c])
-            if has_nodata and v == nodata:
-                k = n_bins
-            elif v < 0 or v >= n_bins:
-                low = min(low, v)
-                high = max(high, v)
-                continue
+def _centre_spans(unit, edges, col_min, col_max, row_start, rows):
+    """Pixel runs of one unit by GDAL's rasterize rule (``all_touched=False``).
+
+    On each row's centre line ``y = row + 0.5`` the crossings of edges with
+    ``y0 <= y < y1`` are sorted and paired (even-odd); pixel ``x`` is in a pair
+    ``[a, b)`` when ``floor(a + 0.5) <= x < floor(b + 0.5)``, i.e. its centre is inside —
+    the same arithmetic as GDAL's ``GDALdllImageFilledPolygon``, which rasterstats uses.
+    """
+    row_stop = row_start + rows
+    near = np.empty(edges.shape[0], np.int64)
+    n_near = 0
+    for i in range(edges.shape[0]):
+        y0, y1 = edges[i, 1], edges[i, 3]
+        if y0 != y1 and max(y0, y1) > row_start and min(y0, y1) < row_stop:
+            near[n_near] = i
+            n_near += 1
+    crossings = np.empty(n_near)
+    spans = np.empty((max(16, 4 * rows), 4), np.int64)
+    n_spans = 0
+    for r in range(rows):
+        y = row_start + r + 0.5
+        n = 0
+        for j in range(n_near):
+            i = near[j]
+            if edges[i, 1] < edges[i, 3]:
+                ya, xa, yb, xb = edges[i, 1], edges[i, 0], edges[i, 3], edges[i, 2]
             else:
-                k = v
-            pixels[u, k] += 1.0
-            if track_area:
-                area_m2[u, k] += cell_m2
-    return low, high
+                ya, xa, yb, xb = edges[i, 3], edges[i, 2], edges[i, 1], edges[i, 0]
+            if ya <= y < yb:
+                crossings[n] = (y - ya) * (xb - xa) / (yb - ya) + xa
+                n += 1
+        if n < 2:
+            continue
+        xs = np.sort(crossings[:n])
+        for p in range(0, n - 1, 2):
+            first = max(col_min, math.floor(xs[p] + 0.5))
+            end = min(col_max, math.floor(xs[p + 1] + 0.5))
+            if first >= end:
+                continue
+            if n_spans == spans.shape[0]:
+                grown = np.empty((2 * n_spans, 4), np.int64)
+                grown[:n_spans] = spans
+                spans = grown
+            spans[n_spans, 0] = unit
+            spans[n_spans, 1] = r
+            spans[n_spans, 2] = first
+            spans[n_spans, 3] = end
+            n_spans += 1
+    return spans[:n_spans]
 
 
 @njit(nogil=True, cache=True)
-def _count_lanes(ids, data, nodata, has_nodata, row_area_m2, pixels, area_m2, track_area):
-    """:func:`_count_centre` for projected grids and codes below 256, about 2.5 × faster.
+def _count_spans(
+    spans, data, col_start, nodata, has_nodata, row_area_m2, pixels, area_m2, track_area,
+):  # fmt: skip
+    """Count the codes under each span into ``pixels[unit, code]``; out-of-range min, max.
 
-    Neighbouring pixels mostly share (unit, code), so one counter would be incremented
-    back to back, each add waiting for the previous store. Four interleaved integer
-    histograms (column mod 4) break that chain; they are summed at the end.
+    Neighbouring pixels mostly share a code, so a single counter would be incremented back
+    to back, each add waiting for the previous store. Interleaved integer histograms
+    (column mod 4) break that chain; they are summed at the end (one when codes go above
+    255, to keep memory small).
     """
     n_bins = pixels.shape[1] - 1
-    lanes = np.zeros((_LANES, pixels.shape[0], n_bins + 1), np.int64)
+    n_lanes = _LANES if n_bins <= _CODE_BINS else 1
+    lanes = np.zeros((n_lanes, pixels.shape[0], n_bins + 1), np.int64)
     low = np.iinfo(np.int64).max
     high = np.iinfo(np.int64).min
-    for r in range(ids.shape[0]):
-        for c in range(ids.shape[1]):
-            u = ids[r, c]
-            if u == 0:
-                continue
-            v = np.int64(data[r, c])
+    for s in range(spans.shape[0]):
+        u, r = spans[s, 0], spans[s, 1]
+        cell_m2 = row_area_m2[r]
+        for x in range(spans[s, 2] - col_start, spans[s, 3] - col_start):
+            v = np.int64(data[r, x])
             if has_nodata and v == nodata:
                 k = n_bins
             elif v < 0 or v >= n_bins:
@@ -719,7 +739,9 @@ def _count_lanes(ids, data, nodata, has_nodata, row_area_m2, pixels, area_m2, tr
                 continue
             else:
                 k = v
-            lanes[c & (_LANES - 1), u, k] += 1
+            lanes[x & (n_lanes - 1), u, k] += 1
+            if track_area:
+                area_m2[u, k] += cell_m2
     pixels += lanes.sum(axis=0)
     return low, high
 
@@ -739,7 +761,7 @@ def _count_exact_unit(
             edges[i, 2] - col_min, edges[i, 3] - row_start,
         )  # fmt: skip
     n_bins = pixels.shape[1] - 1
-    lanes = np.zeros((_LANES, n_bins + 1))  # see _count_lanes
+    lanes = np.zeros((_LANES, n_bins + 1))  # see _count_spans
     lanes_m2 = np.zeros((_LANES, n_bins + 1) if track_area else (1, 1))
     low = np.iinfo(np.int64).max
     high = np.iinfo(np.int64).min
