@@ -666,6 +666,11 @@ def _centre_spans(unit, edges, col_min, col_max, row_start, rows):
     ``y0 <= y < y1`` are sorted and paired (even-odd); pixel ``x`` is in a pair
     ``[a, b)`` when ``floor(a + 0.5) <= x < floor(b + 0.5)``, i.e. its centre is inside —
     the same arithmetic as GDAL's ``GDALdllImageFilledPolygon``, which rasterstats uses.
+
+    The one difference: a pixel centre lying exactly on an edge (to the last bit). GDAL's
+    outcome there depends on the rounding of its inverse geotransform and on a special
+    case for horizontal edges on the centre line; this kernel may count one row or column
+    fewer along such an edge. Real boundaries almost never pass exactly through centres.
     """
     row_stop = row_start + rows
     near = np.empty(edges.shape[0], np.int64)

@@ -336,3 +336,24 @@ def test_exact_areas_add_up_to_the_polygon_area(uniform_raster, points) -> None:
     result = zonal.tabulate(units, {2020: uniform_raster}, mode="exact")
     total_ha = result.areas["area_ha"].sum() + result.nodata_ha["nodata_ha"].sum()
     assert total_ha == pytest.approx(polygon.area / 10_000, rel=1e-9)  # m² → ha
+
+
+@pytest.mark.parametrize("offset_m", [0.0, 7.5])  # vertices on pixel corners, or between
+def test_centre_axis_aligned_and_overlapping_units_as_rasterstats(tmp_path, offset_m) -> None:
+    """Edges along pixel boundaries, and overlapping units, as rasterstats.
+
+    Not covered: edges running exactly through pixel centres, where GDAL's own result
+    depends on the rounding of its inverse geotransform (see pipeline.zonal).
+    """
+    data = np.arange(400, dtype="uint8").reshape(20, 20) % 7 + 1
+    path = write_array(tmp_path / "ties.tif", data)
+    x0, y0 = 400_000.0 + offset_m, 3_099_400.0 + offset_m
+    squares = [
+        shapely.box(x0 + 60, y0 + 60, x0 + 300, y0 + 330),
+        shapely.box(x0 + 240, y0 + 90, x0 + 510, y0 + 480),  # overlaps the first
+        shapely.Polygon([(x0 + 30, y0 + 450), (x0 + 300, y0 + 570), (x0 + 90, y0 + 360)]),
+    ]
+    units = gpd.GeoDataFrame({"unit": ["a", "b", "c"]}, geometry=squares, crs="EPSG:32648")
+    result = zonal.tabulate(units, {2020: path}, mode="centre")
+    expected = rasterstats_table(units, path, nodata=None)
+    pd.testing.assert_frame_equal(sorted_pixels(result.areas), sorted_pixels(expected))
