@@ -357,3 +357,43 @@ def test_centre_axis_aligned_and_overlapping_units_as_rasterstats(tmp_path, offs
     result = zonal.tabulate(units, {2020: path}, mode="centre")
     expected = rasterstats_table(units, path, nodata=255)  # no 255 in the data
     pd.testing.assert_frame_equal(sorted_pixels(result.areas), sorted_pixels(expected))
+
+
+def test_holes_and_multipolygons(tmp_path) -> None:
+    """A unit with a hole and a two-part unit, centre and exact, against the references."""
+    data = (np.arange(900, dtype="uint8").reshape(30, 30) * 7) % 5 + 1
+    path = write_array(tmp_path / "holes.tif", data, nodata=255)
+    # near the grid's bottom-left corner, off round metres so no edge runs exactly
+    # through a pixel centre (see test_centre_axis_aligned_and_overlapping_units...)
+    x0, y0 = 400_000.37, 3_099_100.61
+    ring = shapely.Polygon(
+        [(x0 + 40, y0 + 40), (x0 + 860, y0 + 70), (x0 + 820, y0 + 500), (x0 + 50, y0 + 470)],
+        holes=[[(x0 + 200, y0 + 150), (x0 + 500, y0 + 160), (x0 + 450, y0 + 380)]],
+    )
+    parts = shapely.MultiPolygon(
+        [
+            shapely.Polygon([(x0 + 20, y0 + 560), (x0 + 400, y0 + 540), (x0 + 300, y0 + 880)]),
+            shapely.Polygon([(x0 + 500, y0 + 600), (x0 + 880, y0 + 620), (x0 + 700, y0 + 870)]),
+        ]
+    )
+    units = gpd.GeoDataFrame({"unit": ["ring", "parts"]}, geometry=[ring, parts], crs="EPSG:32648")
+    centre = zonal.tabulate(units, {2020: path}, mode="centre")
+    pd.testing.assert_frame_equal(
+        sorted_pixels(centre.areas), sorted_pixels(rasterstats_table(units, path))
+    )
+    exact = sorted_pixels(zonal.tabulate(units, {2020: path}, mode="exact").areas)
+    reference = sorted_pixels(exactextract_table(units, path))
+    np.testing.assert_allclose(exact["pixels"], reference["pixels"], rtol=1e-4)
+
+
+def test_rotated_and_multiband_rasters_are_refused(tmp_path, small_units) -> None:
+    rotated = Affine(30.0, 1.0, 400_000.0, 1.0, -30.0, 3_100_000.0)
+    path = write_array(tmp_path / "rotated.tif", np.full((10, 10), 11, "uint8"), transform=rotated)
+    with pytest.raises(InputError, match=r"rotated\.tif: rotated grids are not supported"):
+        zonal.tabulate(small_units, {2020: path})
+    profile = {"driver": "GTiff", "width": 10, "height": 10, "count": 2, "dtype": "uint8"}
+    profile |= {"crs": "EPSG:32648", "transform": Affine(30.0, 0, 400_000.0, 0, -30.0, 3.1e6)}
+    with rasterio.open(tmp_path / "rgb.tif", "w", **profile) as dst:
+        dst.write(np.ones((2, 10, 10), "uint8"))
+    with pytest.raises(InputError, match=r"rgb\.tif: expected one band.*found 2 bands"):
+        zonal.tabulate(small_units, {2020: tmp_path / "rgb.tif"})
