@@ -329,8 +329,10 @@ def _pixel_edges(geometry: shapely.Geometry, info: RasterInfo) -> np.ndarray:
         return np.zeros((0, 4))
     coords, ring_of = shapely.get_coordinates(rings, return_index=True)
     t = info.transform
-    cols = ((coords[:, 0] - t.c) / t.a).clip(0, info.width)
-    rows = ((coords[:, 1] - t.f) / t.e).clip(0, info.height)
+    # GDAL's inverse geotransform, term for term, so pixel centres lying on an edge fall on
+    # the same side as in GDAL's rasterize of the whole grid
+    cols = (-t.c / t.a + coords[:, 0] * (1.0 / t.a)).clip(0, info.width)
+    rows = (-t.f / t.e + coords[:, 1] * (1.0 / t.e)).clip(0, info.height)
     same_ring = ring_of[:-1] == ring_of[1:]
     return np.column_stack(
         [cols[:-1][same_ring], rows[:-1][same_ring], cols[1:][same_ring], rows[1:][same_ring]]
@@ -664,43 +666,63 @@ def _centre_spans(unit, edges, col_min, col_max, row_start, rows):
 
     On each row's centre line ``y = row + 0.5`` the crossings of edges with
     ``y0 <= y < y1`` are sorted and paired (even-odd); pixel ``x`` is in a pair
-    ``[a, b)`` when ``floor(a + 0.5) <= x < floor(b + 0.5)``, i.e. its centre is inside —
-    the same arithmetic as GDAL's ``GDALdllImageFilledPolygon``, which rasterstats uses.
-
-    The one difference: a pixel centre lying exactly on an edge (to the last bit). GDAL's
-    outcome there depends on the rounding of its inverse geotransform and on a special
-    case for horizontal edges on the centre line; this kernel may count one row or column
-    fewer along such an edge. Real boundaries almost never pass exactly through centres.
+    ``[a, b)`` when ``floor(a + 0.5) <= x < floor(b + 0.5)``, i.e. its centre is inside.
+    A horizontal edge lying exactly on a centre line is burnt too, as GDAL does. This is
+    the arithmetic of GDAL's ``GDALdllImageFilledPolygon`` (which rasterstats uses) on
+    pixel coordinates computed like GDAL's inverse geotransform (see ``_pixel_edges``).
     """
     row_stop = row_start + rows
     near = np.empty(edges.shape[0], np.int64)
     n_near = 0
     for i in range(edges.shape[0]):
         y0, y1 = edges[i, 1], edges[i, 3]
-        if y0 != y1 and max(y0, y1) > row_start and min(y0, y1) < row_stop:
+        if max(y0, y1) >= row_start and min(y0, y1) <= row_stop:
             near[n_near] = i
             n_near += 1
     crossings = np.empty(n_near)
+    firsts = np.empty(n_near + 1, np.int64)
+    ends = np.empty(n_near + 1, np.int64)
     spans = np.empty((max(16, 4 * rows), 4), np.int64)
     n_spans = 0
     for r in range(rows):
         y = row_start + r + 0.5
         n = 0
+        n_flat = 0
         for j in range(n_near):
             i = near[j]
             if edges[i, 1] < edges[i, 3]:
                 ya, xa, yb, xb = edges[i, 1], edges[i, 0], edges[i, 3], edges[i, 2]
-            else:
+            elif edges[i, 1] > edges[i, 3]:
                 ya, xa, yb, xb = edges[i, 3], edges[i, 2], edges[i, 1], edges[i, 0]
+            else:
+                if edges[i, 1] == y:  # horizontal edge on the centre line
+                    firsts[n_flat] = math.floor(min(edges[i, 0], edges[i, 2]) + 0.5)
+                    ends[n_flat] = math.floor(max(edges[i, 0], edges[i, 2]) + 0.5)
+                    n_flat += 1
+                continue
             if ya <= y < yb:
                 crossings[n] = (y - ya) * (xb - xa) / (yb - ya) + xa
                 n += 1
-        if n < 2:
+        if n < 2 and n_flat == 0:
             continue
         xs = np.sort(crossings[:n])
+        m = n_flat
         for p in range(0, n - 1, 2):
-            first = max(col_min, math.floor(xs[p] + 0.5))
-            end = min(col_max, math.floor(xs[p + 1] + 0.5))
+            firsts[m] = math.floor(xs[p] + 0.5)
+            ends[m] = math.floor(xs[p + 1] + 0.5)
+            m += 1
+        if n_flat > 0:  # runs may now overlap: sort by start and merge
+            order = np.argsort(firsts[:m])
+            firsts[:m] = firsts[:m][order]
+            ends[:m] = ends[:m][order]
+        k = 0
+        while k < m:
+            first, end = firsts[k], ends[k]
+            k += 1
+            while n_flat > 0 and k < m and firsts[k] <= end:
+                end = max(end, ends[k])
+                k += 1
+            first, end = max(col_min, first), min(col_max, end)
             if first >= end:
                 continue
             if n_spans == spans.shape[0]:
@@ -861,7 +883,15 @@ def _check_counts(job: _GridJob, counts: dict[int, _Counts]) -> None:
     for layer in job.layers:
         pixels = counts[layer.year].pixels[1:]
         valid = pixels[:, :-1].sum()
-        if valid <= 0:
+        if pixels.sum() <= 0:
+            problems.append(
+                InputError(
+                    layer.path,
+                    f"no pixel centre falls inside any unit (mode = {job.mode!r}); the units "
+                    "are smaller than the pixels: use mode = 'exact'",
+                )
+            )
+        elif valid <= 0:
             value = "NaN" if layer.nodata is None and layer.is_float else layer.nodata
             problems.append(
                 InputError(layer.path, f"every pixel inside the units is nodata (nodata = {value})")

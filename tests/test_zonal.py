@@ -242,6 +242,17 @@ def test_units_partly_covered_warn_with_share(tmp_path, small_units) -> None:
     assert set(result.areas["unit"]) <= set(small_units["unit"])
 
 
+def test_units_smaller_than_a_pixel(tmp_path) -> None:
+    path = write_array(tmp_path / "coarse.tif", np.full((10, 10), 11, "uint8"))
+    speck = shapely.box(400_031.0, 3_099_931.0, 400_044.0, 3_099_944.0)  # inside one pixel
+    units = gpd.GeoDataFrame({"unit": ["speck"]}, geometry=[speck], crs="EPSG:32648")
+    with pytest.raises(InputError, match=r"coarse\.tif: no pixel centre.*use mode = 'exact'"):
+        zonal.tabulate(units, {2020: path}, mode="centre")
+    exact = zonal.tabulate(units, {2020: path}, mode="auto")
+    assert exact.mode_used == {2020: "exact"}
+    assert exact.areas["area_ha"].sum() == pytest.approx(13.0 * 13.0 / 10_000)  # m² → ha
+
+
 def test_zero_without_declared_nodata(tmp_path, small_units) -> None:
     data = np.full((100, 100), 11, "uint8")
     data[:20] = 0
@@ -338,13 +349,9 @@ def test_exact_areas_add_up_to_the_polygon_area(uniform_raster, points) -> None:
     assert total_ha == pytest.approx(polygon.area / 10_000, rel=1e-9)  # m² → ha
 
 
-@pytest.mark.parametrize("offset_m", [0.0, 7.5])  # vertices on pixel corners, or between
-def test_centre_axis_aligned_and_overlapping_units_as_rasterstats(tmp_path, offset_m) -> None:
-    """Edges along pixel boundaries, and overlapping units, as rasterstats.
-
-    Not covered: edges running exactly through pixel centres, where GDAL's own result
-    depends on the rounding of its inverse geotransform (see pipeline.zonal).
-    """
+@pytest.mark.parametrize("offset_m", [0.0, 15.0, 7.5])  # on corners, on centres, between
+def test_centre_ties_and_overlapping_units_as_rasterstats(tmp_path, offset_m) -> None:
+    """Edges along pixel boundaries or through pixel centres, overlapping units."""
     data = np.arange(400, dtype="uint8").reshape(20, 20) % 7 + 1
     path = write_array(tmp_path / "ties.tif", data)
     x0, y0 = 400_000.0 + offset_m, 3_099_400.0 + offset_m
@@ -397,3 +404,32 @@ def test_rotated_and_multiband_rasters_are_refused(tmp_path, small_units) -> Non
         dst.write(np.ones((2, 10, 10), "uint8"))
     with pytest.raises(InputError, match=r"rgb\.tif: expected one band.*found 2 bands"):
         zonal.tabulate(small_units, {2020: tmp_path / "rgb.tif"})
+
+
+lattice = st.integers(min_value=0, max_value=40)  # half-pixel steps over a 20-pixel grid
+
+
+@settings(max_examples=30, deadline=None)
+@given(corners=st.lists(st.tuples(lattice, lattice), min_size=3, max_size=8))
+def test_centre_equals_gdal_on_tie_heavy_polygons(uniform_raster, corners) -> None:
+    """Vertices on pixel corners and centres: the engine burns what GDAL burns."""
+    import rasterio.features
+
+    outline = [(400_000 + 15.0 * i, 3_099_400 + 15.0 * j) for i, j in corners]
+    parts = shapely.get_parts(shapely.make_valid(shapely.Polygon(outline)))
+    polygon = shapely.union_all(parts[shapely.area(parts) > 0])
+    assume(not polygon.is_empty)
+    with rasterio.open(uniform_raster) as dataset:
+        burnt = rasterio.features.rasterize([(polygon, 1)], (20, 20), transform=dataset.transform)
+    valid = burnt.astype(bool) & (dataset_codes(uniform_raster) != 255)
+    assume(valid.any())
+    units = gpd.GeoDataFrame({"unit": ["u"]}, geometry=[polygon], crs="EPSG:32648")
+    result = zonal.tabulate(units, {2020: uniform_raster}, mode="centre")
+    assert result.areas["pixels"].sum() == valid.sum()
+    # 30 m pixels: 0.09 ha each
+    assert result.nodata_ha["nodata_ha"].sum() == pytest.approx(0.09 * (burnt.sum() - valid.sum()))
+
+
+def dataset_codes(path) -> np.ndarray:
+    with rasterio.open(path) as dataset:
+        return dataset.read(1)
