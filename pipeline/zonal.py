@@ -124,7 +124,6 @@ class _GridJob:
     height: int
     transform: Affine
     mode: str
-    id_dtype: str
     geometries: np.ndarray  # unit i has id i + 1; in the grid's CRS, clipped to its extent
     pixel_boxes: np.ndarray  # (K, 4) col_min, row_min, col_max, row_max (ints)
     edges: tuple[np.ndarray, ...]  # per unit (n, 4): x0, y0, x1, y1 in pixels (col, row)
@@ -259,14 +258,12 @@ def _prepare_job(
         check_raster_coverage(projected, bounds, ", ".join(str(i.path) for i in infos.values()))
     geometries = _clip_and_orient(projected.geometry.to_numpy(), bounds)
     chosen = _choose_mode(geometries, grid) if mode == "auto" else mode
-    n_units = len(geometries)
     return _GridJob(
         layers=tuple(_layer(year, info, nodata) for year, info in infos.items()),
         width=grid.width,
         height=grid.height,
         transform=grid.transform,
         mode=chosen,
-        id_dtype="uint8" if n_units < 255 else "uint16" if n_units < 65_535 else "uint32",
         geometries=geometries,
         pixel_boxes=_pixel_boxes(geometries, grid),
         edges=tuple(_pixel_edges(g, grid) for g in geometries),
@@ -409,19 +406,29 @@ def _run_single(
     job: _GridJob, strips: list[tuple[int, int]], _scheduler: str, show_progress: bool
 ) -> dict[int, _Counts]:
     """This process, one thread per core; GDAL reads and numba kernels release the GIL."""
-    local = threading.local()
+    local = threading.local()  # one set of dataset handles per thread
+    opened: list[dict[str, rasterio.DatasetReader]] = []
 
     def work(strip: tuple[int, int]) -> dict[int, _Counts]:
         if not hasattr(local, "datasets"):
             local.datasets = _open_layers(job)
+            opened.append(local.datasets)
         return count_rows(job, *strip, datasets=local.datasets)
 
     n_threads = max(1, min(os.cpu_count() or 1, len(strips)))
     total = _empty_counts(job)
-    with _progress(job, len(strips), show_progress) as bar, ThreadPoolExecutor(n_threads) as pool:
-        for partial in pool.map(work, strips):
-            _add_all(total, partial)
-            bar(1)
+    try:
+        with (
+            _progress(job, len(strips), show_progress) as bar,
+            ThreadPoolExecutor(n_threads) as pool,
+        ):
+            for partial in pool.map(work, strips):
+                _add_all(total, partial)
+                bar(1)
+    finally:
+        for datasets in opened:
+            for dataset in datasets.values():
+                dataset.close()
     return total
 
 
