@@ -419,7 +419,7 @@ def _run_single(
     total = _empty_counts(job)
     try:
         with (
-            _progress(job, len(strips), show_progress) as bar,
+            _Progress(job, len(strips), show_progress) as bar,
             ThreadPoolExecutor(n_threads) as pool,
         ):
             for partial in pool.map(work, strips):
@@ -439,7 +439,7 @@ def _run_dask(
     per_task = max(1, min(DASK_STRIPS_PER_TASK, len(strips) // 8))
     chunks = [strips[i : i + per_task] for i in range(0, len(strips), per_task)]
     total = _empty_counts(job)
-    with _progress(job, len(strips), show_progress) as bar:
+    with _Progress(job, len(strips), show_progress) as bar:
         if scheduler.startswith("tcp://"):
             _run_distributed(job, chunks, scheduler, total, bar)
         else:
@@ -533,7 +533,7 @@ def _add_all(total: dict[int, _Counts], partial: dict[int, _Counts]) -> None:
         total[year].add(counts)
 
 
-class _progress:
+class _Progress:
     """A tqdm bar per grid pass, or nothing; called with the number of strips done."""
 
     def __init__(self, job: _GridJob, total: int, show: bool) -> None:
