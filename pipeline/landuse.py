@@ -183,8 +183,11 @@ def _parse_area_table(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
             )
         table[column] = values
     duplicated = table.duplicated(["unit", "year", "code"], keep=False)
-    for key, rows in table[duplicated].groupby(["unit", "year", "code"]).groups.items():
+    for (unit, year, code), rows in (
+        table[duplicated].groupby(["unit", "year", "code"]).groups.items()
+    ):
         listed = ", ".join(f"row {i + 2}" for i in rows)
+        key = (unit, int(year), int(code))
         problems.append(f"duplicate (unit, year, code) {key} in {listed}")
     if problems:
         raise InputError(path, problems)
