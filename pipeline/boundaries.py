@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import csv
 import difflib
-import os
 import sqlite3
-import uuid
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +21,8 @@ import pyogrio
 import shapely
 from pyproj import CRS
 
-from pipeline.errors import InputError, OutputError, PipelineWarning
+from pipeline.errors import InputError, PipelineWarning
+from pipeline.export import atomic_path
 from pipeline.gcj02 import geometry_gcj02_to_wgs84
 from pipeline.names import describe_unmatched, near_misses, normalise_name
 
@@ -331,15 +330,8 @@ def write_units(gdf: gpd.GeoDataFrame, path: str | Path, layer: str) -> Path:
     file at ``path`` (with all its layers) is replaced.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.stem}.{uuid.uuid4().hex}.tmp.gpkg")
-    try:
+    with atomic_path(path) as temporary:
         pyogrio.write_dataframe(gdf, temporary, layer=layer, driver="GPKG")
-        os.replace(temporary, path)
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot be written ({exc})") from exc
-    finally:
-        temporary.unlink(missing_ok=True)
     return path
 
 

@@ -12,8 +12,6 @@ The files are tagged ``SYNTHETIC demo raster, not RESDC data`` in their GDAL met
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +27,8 @@ from pyproj import CRS, Transformer
 from scipy import ndimage
 
 from pipeline.boundaries import UNITS_LAYER, read_units
-from pipeline.errors import InputError, OutputError
+from pipeline.errors import InputError
+from pipeline.export import atomic_path
 from pipeline.names import describe_unmatched, normalise_name
 
 if TYPE_CHECKING:
@@ -530,25 +529,18 @@ def _write_raster(path: Path, codes: np.ndarray, grid: Grid, year: int, seed: in
         "blockysize": TILE_PX,
         "compress": "DEFLATE",
     }
-    temporary = path.with_name(f".{path.stem}.{uuid.uuid4().hex}.tmp.tif")
-    try:
-        with rasterio.open(temporary, "w", **profile) as dst:
-            dst.write(codes, 1)
-            dst.update_tags(
-                DESCRIPTION=f"{SYNTHETIC_TAG}: CNLUCC codes for {year}, Guiyang demo study",
-                SOURCE=f"{SYNTHETIC_TAG}; generated from reconstructed area targets",
-                GENERATOR=GENERATOR,
-                SEED=str(seed),
-                YEAR=str(year),
-                PIXEL_SIZE_M=f"{grid.pixel_size_m:g}",
-            )
-            dst.set_band_description(1, f"CNLUCC land-use code {year} (synthetic)")
-            dst.write_colormap(1, {c: _rgb(h) for c, h in COLOURS.items()} | {NODATA: (0, 0, 0, 0)})
-        os.replace(temporary, path)
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot be written ({exc})") from exc
-    finally:
-        temporary.unlink(missing_ok=True)
+    with atomic_path(path) as temporary, rasterio.open(temporary, "w", **profile) as dst:
+        dst.write(codes, 1)
+        dst.update_tags(
+            DESCRIPTION=f"{SYNTHETIC_TAG}: CNLUCC codes for {year}, Guiyang demo study",
+            SOURCE=f"{SYNTHETIC_TAG}; generated from reconstructed area targets",
+            GENERATOR=GENERATOR,
+            SEED=str(seed),
+            YEAR=str(year),
+            PIXEL_SIZE_M=f"{grid.pixel_size_m:g}",
+        )
+        dst.set_band_description(1, f"CNLUCC land-use code {year} (synthetic)")
+        dst.write_colormap(1, {c: _rgb(h) for c, h in COLOURS.items()} | {NODATA: (0, 0, 0, 0)})
     return path
 
 

@@ -13,6 +13,7 @@ import json
 import os
 import platform
 import sys
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, is_dataclass
 from importlib import metadata
@@ -62,6 +63,24 @@ MANIFEST_PACKAGES = (
     "openpyxl",
     "numba",
 )
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; it replaces ``path`` when the block succeeds.
+
+    Readers never see a half-written file; on any error the temporary file is removed and
+    ``path`` keeps what it held. OS errors become an :class:`OutputError` naming ``path``.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.stem}.{uuid.uuid4().hex}.tmp{path.suffix}")
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    except OSError as error:
+        raise OutputError(f"{path}: cannot be written ({error})") from error
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 class StagedOutputs:
