@@ -359,26 +359,29 @@ def write_geopackage(
     """
     work = path.with_name(path.name + ".gpkg")
     work.unlink(missing_ok=True)
-    note = "" if not provenance.synthetic else " SYNTHETIC demo data (合成数据)."
-    layer = units_layer(units, zoning)
-    description = f"{study_name}: carbon-balance zoning per unit.{note}"
-    _write_layer(work, layer, "units", description, dataset_metadata(study_name, provenance))
-    zones = zone_rules()
-    styles = {"units": ("categorized on zone", qml("zone", zones), sld("units", "zone", zones))}
-    for name, frame in balance_layers(units, balance).items():
-        _write_layer(work, frame, name, f"{study_name}: carbon balance {name[-4:]}.{note}")
-        rules = graduated_rules(frame[GRADUATED_FIELD].dropna(), classification_scheme, classes)
-        styles[name] = (
-            f"graduated on {GRADUATED_FIELD} (t CO2)",
-            qml(GRADUATED_FIELD, rules),
-            sld(name, GRADUATED_FIELD, rules),
-        )
-    for name, (frame, description) in attribute_tables(
-        balance, landuse_areas, coefficients
-    ).items():
-        _write_layer(work, frame, name, f"{study_name}: {description}.{note}")
-    write_styles(work, styles)
-    os.replace(work, path)
+    try:
+        note = "" if not provenance.synthetic else " SYNTHETIC demo data (合成数据)."
+        layer = units_layer(units, zoning)
+        description = f"{study_name}: carbon-balance zoning per unit.{note}"
+        _write_layer(work, layer, "units", description, dataset_metadata(study_name, provenance))
+        zones = zone_rules()
+        styles = {"units": ("categorized on zone", qml("zone", zones), sld("units", "zone", zones))}
+        for name, frame in balance_layers(units, balance).items():
+            _write_layer(work, frame, name, f"{study_name}: carbon balance {name[-4:]}.{note}")
+            rules = graduated_rules(frame[GRADUATED_FIELD].dropna(), classification_scheme, classes)
+            styles[name] = (
+                f"graduated on {GRADUATED_FIELD} (t CO2)",
+                qml(GRADUATED_FIELD, rules),
+                sld(name, GRADUATED_FIELD, rules),
+            )
+        for name, (frame, description) in attribute_tables(
+            balance, landuse_areas, coefficients
+        ).items():
+            _write_layer(work, frame, name, f"{study_name}: {description}.{note}")
+        write_styles(work, styles)
+        os.replace(work, path)
+    finally:
+        work.unlink(missing_ok=True)  # only left behind when writing failed
 
 
 def attribute_tables(
