@@ -744,6 +744,16 @@ def _centre_spans(unit, edges, col_min, col_max, row_start, rows):
     return spans[:n_spans]
 
 
+@njit(inline="always", cache=True)
+def _bin(value, nodata, has_nodata, n_bins):
+    """Histogram bin of a pixel value: the code, ``n_bins`` for nodata, -1 when out of range."""
+    if has_nodata and value == nodata:
+        return n_bins
+    if value < 0 or value >= n_bins:
+        return -1
+    return value
+
+
 @njit(nogil=True, cache=True)
 def _count_spans(
     spans, data, col_start, nodata, has_nodata, row_area_m2, pixels, area_m2, track_area,
@@ -765,14 +775,11 @@ def _count_spans(
         cell_m2 = row_area_m2[r]
         for x in range(spans[s, 2] - col_start, spans[s, 3] - col_start):
             v = np.int64(data[r, x])
-            if has_nodata and v == nodata:
-                k = n_bins
-            elif v < 0 or v >= n_bins:
+            k = _bin(v, nodata, has_nodata, n_bins)
+            if k < 0:
                 low = min(low, v)
                 high = max(high, v)
                 continue
-            else:
-                k = v
             lanes[x & (n_lanes - 1), u, k] += 1
             if track_area:
                 area_m2[u, k] += cell_m2
@@ -808,14 +815,11 @@ def _count_exact_unit(
             if share < 1e-12:
                 continue
             v = np.int64(data[r, col_min - col_start + c])
-            if has_nodata and v == nodata:
-                k = n_bins
-            elif v < 0 or v >= n_bins:
+            k = _bin(v, nodata, has_nodata, n_bins)
+            if k < 0:
                 low = min(low, v)
                 high = max(high, v)
                 continue
-            else:
-                k = v
             lanes[c & (_LANES - 1), k] += share
             if track_area:
                 lanes_m2[c & (_LANES - 1), k] += share * cell_m2
