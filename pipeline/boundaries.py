@@ -12,7 +12,7 @@ import sqlite3
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -25,6 +25,9 @@ from pipeline.errors import InputError, PipelineWarning
 from pipeline.export import atomic_path
 from pipeline.gcj02 import geometry_gcj02_to_wgs84
 from pipeline.names import describe_unmatched, near_misses, normalise_name
+
+if TYPE_CHECKING:
+    from pipeline.study import BoundarySettings
 
 UNITS_LAYER = "counties"
 URBAN_DISTRICTS_UNIT = "市辖区"
@@ -220,6 +223,27 @@ def areas_ha(units: gpd.GeoDataFrame) -> pd.Series:
     """Equal-area area of each unit in hectares, indexed like ``units``."""
     area_m2 = units.to_crs(equal_area_crs(units)).area
     return area_m2 / _SQUARE_M_PER_HA  # m² -> ha
+
+
+def read_study_units(settings: BoundarySettings) -> gpd.GeoDataFrame:
+    """The reporting units a study's ``[boundaries]`` names: read, checked for overlaps.
+
+    A Shapefile without ``.cpg`` whose text looks mis-decoded stops with the encoding to set.
+    """
+    from pipeline.encodings import shapefile_hint
+
+    hint = None if settings.encoding else shapefile_hint(settings.path, settings.layer)
+    if hint is not None:
+        raise InputError(settings.path, hint)
+    units = read_units(
+        settings.path,
+        layer=settings.layer,
+        name_field=settings.name_field,
+        unit_field=settings.unit_field,
+        encoding=settings.encoding,
+    )
+    check_overlaps(units, source=settings.path)  # land would be counted twice
+    return units
 
 
 def check_overlaps(

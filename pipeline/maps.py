@@ -642,10 +642,7 @@ def read_tables(study: Study) -> MapTables:
     if study.boundaries is not None:
         from pipeline import boundaries
 
-        settings = study.boundaries
-        units = boundaries.read_units(settings.path, layer=settings.layer,
-                                      name_field=settings.name_field,
-                                      unit_field=settings.unit_field)  # fmt: skip
+        units = boundaries.read_study_units(study.boundaries)
     reproduction_path = study.processed_dir / "reproduction.md"
     reproduction = None
     if study.reference is not None and reproduction_path.is_file():

@@ -90,21 +90,8 @@ def read_units(study: Study) -> gpd.GeoDataFrame | None:
     if study.boundaries is None:
         return None
     from pipeline import boundaries
-    from pipeline.encodings import shapefile_hint
 
-    settings = study.boundaries
-    hint = None if settings.encoding else shapefile_hint(settings.path, settings.layer)
-    if hint is not None:
-        raise InputError(settings.path, hint)
-    units = boundaries.read_units(
-        settings.path,
-        layer=settings.layer,
-        name_field=settings.name_field,
-        unit_field=settings.unit_field,
-        encoding=settings.encoding,
-    )
-    boundaries.check_overlaps(units, source=settings.path)  # land would be counted twice
-    return units
+    return boundaries.read_study_units(study.boundaries)
 
 
 def tabulate_areas(
