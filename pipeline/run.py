@@ -108,7 +108,6 @@ def tabulate_areas(
     key = cache.areas_key(study)
     cached = None if force else cache.load_areas(study.output_dir, key)
     if cached is not None:
-        print(cache.describe(key))
         return cached, key, True
     from pipeline import zonal
 
@@ -216,7 +215,8 @@ def load_inputs(study: Study, timer: Timer, *, force: bool = False) -> Inputs:
         areas = classify_areas(study, raw)
     check_area_table_units(study, units, areas)
     names, names_source = study_units(study, units, areas)
-    checks.check_several_units(names, study.landuse.areas or study.path)
+    if units is None:  # with boundaries, checked before tabulation
+        checks.check_several_units(names, study.landuse.areas or study.path)
     if study.landuse.rasters:
         checks.check_land_in_every_unit(areas, names, study.landuse.rasters)
     years = sorted(areas["year"].unique())
@@ -224,7 +224,7 @@ def load_inputs(study: Study, timer: Timer, *, force: bool = False) -> Inputs:
         stats, names, years, source=study.statistics_path, units_source=names_source
     )
     if reused:
-        notes.append(cache.describe(key))  # type: ignore[arg-type]
+        log(cache.describe(key))  # type: ignore[arg-type]
     return Inputs(
         stats,
         areas,
