@@ -384,16 +384,16 @@ def validate(study_path: str | Path) -> Study:
     """Check every input of a study without writing anything; raise listing all problems."""
     study = load_study(study_path)
     problems: list[str] = []
-    checks = [
+    readers = [
         lambda: statistics.load_statistics(study.statistics_path, sheet=study.statistics_sheet),
         lambda: landuse.load_scheme(study.landuse.scheme),
         lambda: read_units(study),
     ]
     if study.landuse.areas is not None:
-        checks.append(lambda: landuse.read_area_table(study.landuse.areas))  # type: ignore[arg-type]
-    for check in checks:
+        readers.append(lambda: landuse.read_area_table(study.landuse.areas))  # type: ignore[arg-type]
+    for read in readers:
         try:
-            check()
+            read()
         except InputError as error:
             problems.append(str(error))
     if problems:
