@@ -1,12 +1,13 @@
-"""Command line: parses arguments and calls :mod:`pipeline.run`; nothing else.
+"""Command line: parses arguments, configures logging and signals, calls the API, exits.
 
-Input errors print a one-paragraph message naming the file, key and value, and exit 2;
-no traceback is shown for them.
+This is the only module that prints. Input errors print a one-paragraph message naming the
+file, key and value, and exit 2; no traceback is shown for them.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -17,22 +18,50 @@ EXIT_INPUT_ERROR = 2
 EXIT_INTERRUPTED = 130
 
 
-def _run(args: argparse.Namespace) -> None:
-    from pipeline.run import run
+class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Log lines to whatever ``sys.stdout`` is at the time (so captured output works)."""
 
-    for path in run(args.study, force=args.force):
-        print(f"wrote {path}")
+    @property  # type: ignore[override]
+    def stream(self) -> object:
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, _value: object) -> None:
+        pass
+
+
+_HANDLER = _StdoutHandler()
+_HANDLER.setFormatter(logging.Formatter("%(message)s"))
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """Show the ``pipeline`` logger's messages on stdout, one plain line each."""
+    logger = logging.getLogger("pipeline")
+    if _HANDLER not in logger.handlers:
+        logger.addHandler(_HANDLER)
+    logger.setLevel(level)
+
+
+def _run(args: argparse.Namespace) -> None:
+    from pipeline import api
+    from pipeline.runtime.lock import interrupts_as_keyboard_interrupt
+
+    study = api.load_study(args.study)
+    with interrupts_as_keyboard_interrupt(), api.output_lock(study):
+        results = api.run_study(study, force=args.force)
+        for path in api.write_outputs(results):
+            print(f"wrote {path}")
 
 
 def _validate(args: argparse.Namespace) -> None:
-    from pipeline.run import validate
+    from pipeline import api
 
-    study = validate(args.study)
+    study = api.validate_study(args.study)
     print(f"{study.path}: no problems found")
 
 
 def _boundaries(args: argparse.Namespace) -> None:
-    from pipeline.boundaries import boundaries_command
+    from pipeline.regions.cnmaps import boundaries_command
 
     print(f"wrote {boundaries_command(args.region, args.out, args.unit_map)}")
 
@@ -45,10 +74,12 @@ def _demo(args: argparse.Namespace) -> None:
 
 
 def _maps(args: argparse.Namespace) -> None:
-    from pipeline.run import maps
+    from pipeline import api
+    from pipeline.runtime.lock import interrupts_as_keyboard_interrupt
 
-    for path in maps(args.study):
-        print(f"wrote {path}")
+    with interrupts_as_keyboard_interrupt():
+        for path in api.render_maps(args.study):
+            print(f"wrote {path}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -88,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``carbon-zoning`` and ``python -m pipeline``."""
     args = build_parser().parse_args(argv)
+    configure_logging()
     handler: Callable[[argparse.Namespace], None] = args.handler
     try:
         handler(args)

@@ -30,6 +30,15 @@ class InputError(PipelineError, ValueError):
         self.problems = [problems] if isinstance(problems, str) else list(problems)
         super().__init__(self._format())
 
+    @classmethod
+    def combined(cls, errors: Iterable[InputError]) -> InputError:
+        """One error holding every problem of ``errors`` (each line names its file)."""
+        errors = list(errors)
+        if len({error.source for error in errors}) == 1:
+            return cls(errors[0].source, [p for error in errors for p in error.problems])
+        lines = [f"{error.source}: {problem}" for error in errors for problem in error.problems]
+        return cls("inputs", lines)
+
     def _format(self) -> str:
         if len(self.problems) == 1:
             return f"{self.source}: {self.problems[0]}"

@@ -5,11 +5,20 @@ Several modules' fixtures live here; each block says which tests use it.
 
 from __future__ import annotations
 
+import shutil
+import tomllib
+import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
+
+from pipeline.api import run_study, write_outputs
+from pipeline.outputs import labels
+from pipeline.study import Study, load_study
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -151,3 +160,262 @@ def irregular_units() -> Callable[..., object]:
         return synthetic.irregular_units(n_units, transform, pixels, seed=seed)
 
     return make
+
+
+# --- the bad-input corpus (bad inputs, outputs safety tests) ------------------------------
+
+CORPUS = Path(__file__).parent / "bad_inputs"
+CASES = sorted(p.name for p in CORPUS.iterdir() if (p / "case.toml").is_file())
+
+CRS = "EPSG:32648"
+ORIGIN = (500_000.0, 3_001_000.0)  # top-left corner, metres
+PIXEL_M = 100.0
+SIZE = 20  # pixels per side: units A (left half) and B (right half)
+CODES = (11, 21, 31, 41, 51)
+NODATA = 255
+
+TEMPLATES = {
+    "rasters": """\
+[study]
+name = "corpus"
+output_dir = "out"
+
+[boundaries]
+path = "units.gpkg"
+
+[landuse]
+rasters = { 2015 = "lu_2015.tif", 2020 = "lu_2020.tif" }
+
+[statistics]
+path = "statistics.csv"
+
+[output]
+maps = false
+""",
+    "areas": """\
+[study]
+name = "corpus"
+output_dir = "out"
+
+[landuse]
+areas = "areas.csv"
+
+[statistics]
+path = "statistics.csv"
+
+[output]
+maps = false
+""",
+}
+DEFAULT_RASTERS = [{"path": "lu_2015.tif"}, {"path": "lu_2020.tif"}]
+DEFAULT_VECTORS = [{"path": "units.gpkg"}]
+SENTINELS = {
+    "data/processed/carbon_balance.csv": "sentinel: an earlier run's balance\n",
+    "data/processed/zoning.csv": "sentinel: an earlier run's zoning\n",
+    "data/processed/run.json": '{"sentinel": true}\n',
+}
+
+
+def _box(x0: float, x1: float, y0: float = 0.0, y1: float = SIZE) -> str:
+    """WKT of a rectangle given in pixel columns/rows of the default grid."""
+    west, east = ORIGIN[0] + x0 * PIXEL_M, ORIGIN[0] + x1 * PIXEL_M
+    north, south = ORIGIN[1] - y0 * PIXEL_M, ORIGIN[1] - y1 * PIXEL_M
+    return (
+        f"POLYGON(({west} {south}, {east} {south}, {east} {north}, {west} {north}, {west} {south}))"
+    )
+
+
+DEFAULT_FEATURES = [
+    {"name": "A", "box": [0, SIZE / 2]},
+    {"name": "B", "box": [SIZE / 2, SIZE]},
+]
+
+
+def write_raster(root: Path, spec: dict[str, Any]) -> None:
+    """A tiny land-use GeoTIFF.
+
+    Keys: ``path``; ``crs`` (``""``: none); ``size``, ``pixel`` (m), ``origin`` ([x, y]);
+    ``dtype``; ``nodata`` (``"none"``: undeclared); ``codes`` (cycled over the pixels);
+    ``fill`` (one code everywhere); ``nodata_columns`` ([start, stop]); ``fraction`` (added
+    to every code); ``bands``.
+    """
+    import rasterio
+    from rasterio.transform import from_origin
+
+    size, pixel = spec.get("size", SIZE), spec.get("pixel", PIXEL_M)
+    origin = spec.get("origin", ORIGIN)
+    rows, columns = np.indices((size, size))
+    codes = np.asarray(spec.get("codes", CODES))
+    data = codes[(rows + columns) % len(codes)].astype(float)
+    if "fill" in spec:
+        data[:] = spec["fill"]
+    nodata = spec.get("nodata", NODATA)
+    if "nodata_columns" in spec:
+        start, stop = spec["nodata_columns"]
+        data[:, int(start / (pixel / PIXEL_M)) : int(stop / (pixel / PIXEL_M))] = nodata
+    data += spec.get("fraction", 0.0)
+    profile = {
+        "driver": "GTiff",
+        "width": size,
+        "height": size,
+        "count": spec.get("bands", 1),
+        "dtype": spec.get("dtype", "uint8"),
+        "transform": from_origin(origin[0], origin[1], pixel, pixel),
+        "crs": spec.get("crs", CRS) or None,
+        "nodata": None if nodata == "none" else nodata,
+    }
+    (root / spec["path"]).parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # rasterio's NotGeoreferencedWarning for crs = ""
+        with rasterio.open(root / spec["path"], "w", **profile) as dataset:
+            for band in range(1, profile["count"] + 1):
+                dataset.write(data.astype(profile["dtype"]), band)
+
+
+def write_vector(root: Path, spec: dict[str, Any]) -> None:
+    """A tiny vector file of units.
+
+    Keys: ``path`` (driver from the extension); ``layer``; ``crs`` (``""``: none);
+    ``features``: ``[{name = "A", box = [col0, col1]} | {name = "A", wkt = "..."}]``;
+    ``field`` (name of the name field); ``encoding`` and ``cpg`` (Shapefiles).
+    """
+    import geopandas as gpd
+    import shapely
+
+    features = spec.get("features", DEFAULT_FEATURES)
+    geometries = [shapely.from_wkt(f["wkt"] if "wkt" in f else _box(*f["box"])) for f in features]
+    frame = gpd.GeoDataFrame(
+        {spec.get("field", "name"): [f["name"] for f in features]},
+        geometry=geometries,
+        crs=spec.get("crs", CRS) or None,
+    )
+    path = root / spec["path"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    kwargs: dict[str, Any] = {"engine": "pyogrio"}
+    if path.suffix == ".gpkg":
+        kwargs["layer"] = spec.get("layer", "units")
+    if "encoding" in spec:
+        kwargs["encoding"] = spec["encoding"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        frame.to_file(path, **kwargs)
+    if spec.get("cpg", True) is False:
+        path.with_suffix(".cpg").unlink(missing_ok=True)
+
+
+def build_case(name: str, tmp_path: Path) -> tuple[Path, dict[str, Any]]:
+    """Copy a case to ``tmp_path``, generate its inputs and sentinels; return the study."""
+    root = tmp_path / name
+    shutil.copytree(CORPUS / name, root)
+    spec = tomllib.loads((root / "case.toml").read_text(encoding="utf-8"))
+    study = root / "study.toml"
+    if not study.exists():
+        text = TEMPLATES[spec.get("template", "rasters")]
+        for old, new in spec.get("replace", []):
+            assert old in text, f"{name}: {old!r} not in the template"
+            text = text.replace(old, new)
+        study.write_text(text + spec.get("append", ""), encoding="utf-8")
+    if not (root / "statistics.csv").exists() and spec.get("statistics", True):
+        TOY_STATISTICS.to_csv(root / "statistics.csv", index=False)
+    if spec.get("template", "rasters") == "rasters" or "raster" in spec:
+        for raster in spec.get("raster", DEFAULT_RASTERS):
+            write_raster(root, raster)
+        for vector in spec.get("vector", DEFAULT_VECTORS):
+            write_vector(root, vector)
+    for relative, text in SENTINELS.items():
+        (root / "out" / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / "out" / relative).write_text(text, encoding="utf-8")
+    return study, spec
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder``, hidden and temporary ones included."""
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
+
+
+# --- the demo study's tables (maps, report, geopackage tests) -----------------------------
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+TEST_DPI = 30  # legibility is checked by eye at 300 dpi; tests only need every glyph drawn
+
+
+def demo_study_file(root: Path, maps_section: str = "") -> Path:
+    """The bundled Guiyang study from its area table, writing into ``root``."""
+    raw = REPO / "data" / "raw"
+    text = f"""\
+[study]
+name = "贵阳市碳平衡分区"
+output_dir = "{root.as_posix()}"
+reference = "{(raw / "reference" / "paper_table2.csv").as_posix()}"
+reference_zoning = "{(raw / "reference" / "paper_table3.csv").as_posix()}"
+
+[boundaries]
+path = "{(raw / "guiyang_counties.gpkg").as_posix()}"
+layer = "counties"
+unit_field = "unit"
+
+[landuse]
+areas = "{(raw / "demo_landuse_targets.csv").as_posix()}"
+
+[statistics]
+path = "{(raw / "statistics.csv").as_posix()}"
+
+{maps_section}
+"""
+    path = root / "study.toml"
+    root.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def write_demo_tables(root: Path, maps_section: str = "") -> Study:
+    """Run the demo study's tables, GeoPackage and reproduction report into ``root``."""
+    study = load_study(demo_study_file(root, maps_section))
+    write_outputs(run_study(study))
+    return study
+
+
+def expected_stems(years: list[int]) -> set[str]:
+    """Every figure the demo draws."""
+    per_year = {f"{i.stem}_{year}" for i in labels.INDICATORS for year in years}
+    return per_year | {"zoning", "eec_sec_scatter", "landuse_composition", "emission_sink_bars"}
+
+
+# --- a run paused at a stage, in a child process (outputs safety tests) -------------------
+
+PAUSED_RUN_DRIVER = """\
+import sys, time
+from pipeline import api, cli
+stage, argv = sys.argv[1], sys.argv[2:]
+
+def pause():
+    print(f"paused at {stage}", flush=True)
+    time.sleep(60)
+
+if stage == "zonal":
+    tabulate = api.tabulate_areas
+    def paused(*args, **kwargs):
+        pause()
+        return tabulate(*args, **kwargs)
+    api.tabulate_areas = paused
+else:
+    from pipeline.outputs import manifest, write
+    run_manifest = manifest.run_manifest
+    def paused(*args, **kwargs):
+        pause()
+        return run_manifest(*args, **kwargs)
+    write.run_manifest = paused
+sys.exit(cli.main(argv))
+"""
+"""A ``python -c`` program: the CLI with ``argv``, pausing 60 s at ``stage`` (``zonal`` before
+tabulating, ``write`` after staging every output but the manifest). The pause is patched in
+here, by the test, not through a hook in the pipeline."""
+
+
+def paused_run_command(stage: str, *argv: str) -> list[str]:
+    """The command line of a run that pauses at ``stage`` (see :data:`PAUSED_RUN_DRIVER`)."""
+    import sys
+
+    return [sys.executable, "-c", PAUSED_RUN_DRIVER, stage, *argv]

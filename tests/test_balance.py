@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.balance import carbon_balance, share_ratio
 from pipeline.errors import InputError
-from pipeline.study import DEFAULT_SINK_T_PER_HA, ZoningSettings
-from pipeline.zoning import zoning_table
+from pipeline.model.balance import carbon_balance, share_ratio
+from pipeline.model.constants import DEFAULT_SINK_T_PER_HA, DEFAULT_ZONE_MATRIX
+from pipeline.model.zoning import zoning_table
 from tests.conftest import TOY_AREAS, TOY_STATISTICS
 
 RESDC_CLASS = {11: "cropland", 21: "forest", 31: "grassland", 41: "water", 51: "built_up"}
@@ -137,8 +137,9 @@ def test_weighted_means_of_the_indices_are_one(rows: list[tuple[float, float, fl
 @given(st.floats(min_value=1e-3, max_value=1e3))
 def test_zones_do_not_change_when_every_sink_coefficient_is_scaled(factor: float) -> None:
     scaled = {name: value * factor for name, value in DEFAULT_SINK_T_PER_HA.items()}
-    zoning = ZoningSettings(basis="year")
-    before = zoning_table(toy_balance().reset_index(), zoning)
-    after = zoning_table(toy_balance(sink_t_per_ha=scaled).reset_index(), zoning)
+    rule = {"basis": "year", "eec_breaks": (0.5, 1.0), "sec_breaks": (1.0, 2.0),
+            "matrix": DEFAULT_ZONE_MATRIX}  # fmt: skip
+    before = zoning_table(toy_balance().reset_index(), **rule)
+    after = zoning_table(toy_balance(sink_t_per_ha=scaled).reset_index(), **rule)
     pd.testing.assert_series_equal(before["zone"], after["zone"])
     np.testing.assert_allclose(before["sec"], after["sec"], rtol=1e-9)

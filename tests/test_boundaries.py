@@ -12,18 +12,10 @@ import pytest
 import rasterio.crs
 import shapely
 
-from pipeline.boundaries import (
-    areas_ha,
-    assign_units,
-    boundaries_command,
-    check_overlaps,
-    check_raster_coverage,
-    county_polygons,
-    read_units,
-    to_crs_of_grid,
-    write_units,
-)
 from pipeline.errors import InputError, PipelineWarning
+from pipeline.inputs.boundaries import areas_ha, check_overlaps, read_units, write_units
+from pipeline.regions.cnmaps import assign_units, boundaries_command, county_polygons
+from pipeline.zonal.geometry import check_raster_coverage, to_crs_of_grid
 
 REPO = Path(__file__).resolve().parents[1]
 X0, Y0 = 600_000.0, 2_950_000.0  # UTM 48N, near Guiyang

@@ -12,7 +12,7 @@ import pytest
 from conftest import REPO, TOY_STATISTICS, TOY_STUDY
 
 from pipeline.cli import main
-from pipeline.export import COLUMN_NAMES_ZH
+from pipeline.outputs.labels import COLUMN_NAMES_ZH
 
 MakeStudy = Callable[..., Path]
 FAST_STUDY = TOY_STUDY + "\n[output]\nmaps = false\n"  # maps are tested in test_maps

@@ -13,8 +13,7 @@ import shapely
 from pyproj import CRS
 from scipy import ndimage
 
-from pipeline.boundaries import read_units
-from pipeline.demo import (
+from pipeline.demo.synthetic import (
     SYNTHETIC_TAG,
     Grid,
     rasterize_units,
@@ -24,6 +23,7 @@ from pipeline.demo import (
     write_demo_rasters,
 )
 from pipeline.errors import InputError
+from pipeline.inputs.boundaries import read_units
 
 REPO = Path(__file__).resolve().parents[1]
 BOUNDARIES = REPO / "data" / "raw" / "guiyang_counties.gpkg"

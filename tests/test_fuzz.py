@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline.errors import InputError, StudyError
-from pipeline.statistics import HEADER_ALIASES, check_coverage, load_statistics, tidy
+from pipeline.inputs.statistics import HEADER_ALIASES, check_coverage, load_statistics, tidy
 from pipeline.study import SECTION_KEYS, load_study
 
 FUZZ = settings(
@@ -258,7 +258,7 @@ def test_coverage_on_any_units_and_years(
     )
 )
 def test_area_table_and_scheme_on_any_bytes(folder: Path, data: bytes) -> None:
-    from pipeline.landuse import read_area_table, read_scheme
+    from pipeline.inputs.landuse import read_area_table, read_scheme
 
     path = folder / "table.csv"
     path.write_bytes(data)

@@ -10,7 +10,7 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.gcj02 import (
+from pipeline.regions.gcj02 import (
     gcj02_to_wgs84,
     geometry_gcj02_to_wgs84,
     geometry_wgs84_to_gcj02,

@@ -10,9 +10,10 @@ import pandas as pd
 import pyogrio
 import pytest
 
-from pipeline import geopackage
-from pipeline.study import ZONES, Study
-from tests.test_maps import write_demo_tables
+from pipeline.model.constants import ZONES
+from pipeline.outputs import geopackage
+from pipeline.study import Study
+from tests.conftest import write_demo_tables
 
 SPATIAL_LAYERS = ["units", "balance_2015", "balance_2020"]
 ATTRIBUTE_TABLES = ["carbon_balance", "landuse_areas", "statistics", "coefficients"]

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from pipeline.errors import InputError
-from pipeline.landuse import attach_classes, read_area_table, read_scheme, resdc_scheme
+from pipeline.inputs.landuse import attach_classes, read_area_table, read_scheme, resdc_scheme
 
 
 @pytest.mark.parametrize(

@@ -15,60 +15,22 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from matplotlib.figure import Figure
 
-from pipeline import classification, maps
+from pipeline.api import read_units
 from pipeline.cli import main
 from pipeline.errors import InputError, StudyError
-from pipeline.fonts import cjk_rc
-from pipeline.provenance import Provenance
-from pipeline.run import Timer, compute, load_inputs, write_outputs
+from pipeline.model import balance
+from pipeline.outputs import classes as classification
+from pipeline.outputs import figures, labels, maps, render
+from pipeline.outputs.fonts import cjk_rc
+from pipeline.outputs.provenance import Provenance
 from pipeline.study import Study, load_study
-from tests.conftest import REPO
-
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-TEST_DPI = 30  # legibility is checked by eye at 300 dpi; tests only need every glyph drawn
-
-
-def demo_study_file(root: Path, maps_section: str = "") -> Path:
-    """The bundled Guiyang study from its area table, writing into ``root``."""
-    raw = REPO / "data" / "raw"
-    text = f"""\
-[study]
-name = "贵阳市碳平衡分区"
-output_dir = "{root.as_posix()}"
-reference = "{(raw / "reference" / "paper_table2.csv").as_posix()}"
-reference_zoning = "{(raw / "reference" / "paper_table3.csv").as_posix()}"
-
-[boundaries]
-path = "{(raw / "guiyang_counties.gpkg").as_posix()}"
-layer = "counties"
-unit_field = "unit"
-
-[landuse]
-areas = "{(raw / "demo_landuse_targets.csv").as_posix()}"
-
-[statistics]
-path = "{(raw / "statistics.csv").as_posix()}"
-
-{maps_section}
-"""
-    path = root / "study.toml"
-    root.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def write_demo_tables(root: Path, maps_section: str = "") -> Study:
-    """Run the demo study's tables, GeoPackage and reproduction report into ``root``."""
-    study = load_study(demo_study_file(root, maps_section))
-    inputs = load_inputs(study, Timer())
-    write_outputs(study, inputs, compute(study, inputs), Timer())
-    return study
-
-
-def expected_stems(years: list[int]) -> set[str]:
-    """Every figure the demo draws."""
-    per_year = {f"{i.stem}_{year}" for i in maps.INDICATORS for year in years}
-    return per_year | {"zoning", "eec_sec_scatter", "landuse_composition", "emission_sink_bars"}
+from tests.conftest import (
+    PNG_MAGIC,
+    TEST_DPI,
+    demo_study_file,
+    expected_stems,
+    write_demo_tables,
+)
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +42,7 @@ def demo_tables(tmp_path_factory: pytest.TempPathFactory) -> Study:
 @pytest.mark.filterwarnings("error:Glyph:UserWarning")
 def test_demo_maps_render_every_glyph(language: str, demo_tables: Study) -> None:
     study = replace(demo_tables, maps=replace(demo_tables.maps, language=language))
-    written = maps.render_maps(study, dpi=TEST_DPI, formats=("png",))
+    written = render.render_maps(study, read_units(study), dpi=TEST_DPI, formats=("png",))
     pngs = {path.stem for path in written if path.suffix == ".png"}
     assert pngs == expected_stems([2015, 2020])
     for path in written:
@@ -101,35 +63,37 @@ def test_a_missing_glyph_fails_loudly() -> None:
 def test_default_png_is_300_dpi_and_svg_has_no_font_dependency(
     demo_tables: Study, tmp_path: Path
 ) -> None:
-    tables = maps.read_tables(demo_tables)
+    tables = render.read_tables(demo_tables, read_units(demo_tables))
     with mpl.rc_context(cjk_rc()):
         ax = maps.plot_zoning(tables.units, tables.zoning, language="zh")
         png, svg = tmp_path / "zoning.png", tmp_path / "zoning.svg"
-        maps.save_figure(ax.figure, png, "png")
-        maps.save_figure(ax.figure, svg, "svg")
+        render.save_figure(ax.figure, png, "png")
+        render.save_figure(ax.figure, svg, "svg")
     width_in, _ = ax.figure.get_size_inches()
     image = mpl.image.imread(png)
-    assert image.shape[1] == round(width_in * maps.PNG_DPI)
+    assert image.shape[1] == round(width_in * render.PNG_DPI)
     assert "<text" not in svg.read_text(encoding="utf-8")
 
 
 def test_plot_functions_draw_on_the_given_axes(demo_tables: Study) -> None:
-    tables = maps.read_tables(demo_tables)
+    tables = render.read_tables(demo_tables, read_units(demo_tables))
     rows = tables.balance[tables.balance["year"] == 2020]
     with mpl.rc_context(cjk_rc()):
         for draw in (
             lambda ax: maps.plot_zoning(tables.units, tables.zoning, ax=ax),
-            lambda ax: maps.plot_indicator(tables.units, rows, maps.INDICATORS[2], ax=ax),
-            lambda ax: maps.plot_eec_sec(tables.balance, tables.zoning, demo_tables.zoning, ax=ax),
-            lambda ax: maps.plot_landuse_bars(tables.landuse_areas, ax=ax),
-            lambda ax: maps.plot_emission_bars(tables.balance, ax=ax),
+            lambda ax: maps.plot_indicator(tables.units, rows, labels.INDICATORS[2], ax=ax),
+            lambda ax: figures.plot_eec_sec(
+                tables.balance, tables.zoning, demo_tables.zoning, ax=ax
+            ),
+            lambda ax: figures.plot_landuse_bars(tables.landuse_areas, ax=ax),
+            lambda ax: figures.plot_emission_bars(tables.balance, ax=ax),
         ):
             ax = Figure().add_subplot()
             assert draw(ax) is ax
 
 
 def test_zoning_legend_names_every_zone_in_both_languages(demo_tables: Study) -> None:
-    tables = maps.read_tables(demo_tables)
+    tables = render.read_tables(demo_tables, read_units(demo_tables))
     with mpl.rc_context(cjk_rc()):
         ax = maps.plot_zoning(tables.units, tables.zoning, language="zh")
     labels = [text.get_text() for text in ax.get_legend().get_texts()]
@@ -142,24 +106,24 @@ def test_zoning_legend_names_every_zone_in_both_languages(demo_tables: Study) ->
 
 
 def test_demo_footnote_says_synthetic(demo_tables: Study) -> None:
-    from pipeline.provenance import study_provenance
+    from pipeline.outputs.provenance import study_provenance
 
     provenance = study_provenance(demo_tables)
     assert provenance.synthetic
-    assert "合成" in maps.footnote_text(provenance, "zh")
-    assert "SYNTHETIC" in maps.footnote_text(provenance, "en")
-    assert "guiyang_counties.gpkg" in maps.footnote_text(provenance, "en")
+    assert "合成" in render.footnote_text(provenance, "zh")
+    assert "SYNTHETIC" in render.footnote_text(provenance, "en")
+    assert "guiyang_counties.gpkg" in render.footnote_text(provenance, "en")
 
 
 def test_footnote_without_synthetic_inputs_has_no_warning() -> None:
     provenance = Provenance("units.gpkg", "areas.csv", "statistics.csv", ())
-    text = maps.footnote_text(provenance, "zh", extra="统计年鉴 2021")
+    text = render.footnote_text(provenance, "zh", extra="统计年鉴 2021")
     assert "合成" not in text
     assert "统计年鉴 2021" in text
 
 
 def test_wrap_line_counts_cjk_as_two_columns() -> None:
-    wrapped = maps.wrap_line("碳" * 30, 20)
+    wrapped = labels.wrap_line("碳" * 30, 20)
     assert [len(line) for line in wrapped.splitlines()] == [10, 10, 10]
 
 
@@ -235,7 +199,7 @@ def test_maps_command_without_processed_tables_names_the_missing_file(
 
 
 def test_landuse_shares_sum_to_100(demo_tables: Study) -> None:
-    shares = maps.landuse_shares(pd.read_csv(demo_tables.processed_dir / "landuse_areas.csv"))
+    shares = balance.landuse_shares(pd.read_csv(demo_tables.processed_dir / "landuse_areas.csv"))
     np.testing.assert_allclose(shares.sum(axis=1), 100.0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -247,4 +211,4 @@ def test_study_maps_footnote_setting_reaches_the_footnote(tmp_path: Path) -> Non
     study = load_study(path)
     assert study.maps.footnote == "统计数据：贵阳统计年鉴 2016、2021"
     provenance = Provenance(None, "areas.csv", "statistics.csv", ())
-    assert "贵阳统计年鉴" in maps.footnote_text(provenance, "zh", study.maps.footnote)
+    assert "贵阳统计年鉴" in render.footnote_text(provenance, "zh", study.maps.footnote)

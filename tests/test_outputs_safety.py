@@ -14,14 +14,21 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, TOY_STUDY
-from test_bad_inputs import build_case, snapshot, write_raster, write_vector
+from conftest import (
+    REPO,
+    TOY_STUDY,
+    build_case,
+    paused_run_command,
+    snapshot,
+    write_raster,
+    write_vector,
+)
 
 from pipeline.cli import main
 from pipeline.errors import OutputError
-from pipeline.export import StagedOutputs, sha256
-from pipeline.locking import (
-    TEST_PAUSE_VARIABLE,
+from pipeline.outputs.staging import StagedOutputs
+from pipeline.runtime.files import sha256
+from pipeline.runtime.lock import (
     Terminated,
     deferred_interrupts,
     interrupts_as_keyboard_interrupt,
@@ -91,9 +98,8 @@ def test_commit_replaces_all(tmp_path: Path) -> None:
 def _start_paused(study: Path, stage: str) -> subprocess.Popen[str]:
     """A run in a child process that pauses at ``stage`` (holding the lock)."""
     child = subprocess.Popen(
-        [sys.executable, "-m", "pipeline", "run", str(study), "--force"],
+        paused_run_command(stage, "run", str(study), "--force"),
         cwd=REPO,
-        env={**os.environ, TEST_PAUSE_VARIABLE: stage},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -145,10 +151,9 @@ def test_second_run_is_refused_while_one_runs(
 
 def test_two_runs_started_together_one_wins(tmp_path: Path) -> None:
     study = _raster_study(tmp_path)
-    command = [sys.executable, "-m", "pipeline", "run", str(study), "--force"]
-    env = {**os.environ, TEST_PAUSE_VARIABLE: "zonal"}
+    command = paused_run_command("zonal", "run", str(study), "--force")
     children = [
-        subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         for _ in range(2)
     ]
     try:
@@ -320,7 +325,7 @@ def test_manifest_records_inputs_versions_and_timings(
 
 
 def test_shapefile_sidecars_are_checksummed(tmp_path: Path) -> None:
-    from pipeline.run import input_files
+    from pipeline.inputs.checks import input_files
     from pipeline.study import load_study
 
     study = _raster_study(tmp_path)

@@ -12,8 +12,9 @@ import rasterio
 from affine import Affine
 from pyproj import CRS, Geod
 
-from pipeline import rasters, zonal
+from pipeline import zonal
 from pipeline.errors import InputError
+from pipeline.inputs import rasters
 
 PIXELS = 120
 

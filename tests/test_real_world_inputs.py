@@ -13,10 +13,10 @@ import pytest
 import shapely
 from conftest import TOY_STATISTICS, TOY_STUDY
 
-from pipeline.boundaries import read_units
 from pipeline.cli import main
 from pipeline.errors import InputError
-from pipeline.statistics import load_statistics, read_statistics
+from pipeline.inputs.boundaries import read_units
+from pipeline.inputs.statistics import load_statistics, read_statistics
 
 MakeStudy = Callable[..., Path]
 EXPECTED = TOY_STATISTICS.sort_values(["unit", "year"]).reset_index(drop=True)
@@ -229,7 +229,7 @@ def test_gbk_shapefile_without_cpg_needs_the_encoding(tmp_path: Path) -> None:
 
 def test_gbk_shapefile_without_cpg_in_a_study(toy_study: MakeStudy, tmp_path: Path) -> None:
     """Without the encoding the run stops and says what to set; with it the names match."""
-    from pipeline.run import read_units as study_units
+    from pipeline.api import read_units as study_units
     from pipeline.study import load_study
 
     path = _shapefile(tmp_path, cpg=False)
@@ -300,7 +300,7 @@ def test_units_on_a_second_header_row(tmp_path: Path) -> None:
 
 
 def test_gbk_area_table(tmp_path: Path) -> None:
-    from pipeline.landuse import read_area_table
+    from pipeline.inputs.landuse import read_area_table
 
     path = tmp_path / "三调 面积.csv"
     path.write_bytes("unit,year,code,area_ha\n南明区,2020,11,12.5\n".encode("gbk"))
@@ -311,7 +311,8 @@ def test_gbk_area_table(tmp_path: Path) -> None:
 
 def test_gbk_shapefile_names_when_maps_are_redrawn(toy_study: MakeStudy, tmp_path: Path) -> None:
     """``carbon-zoning maps`` reads the units as ``run`` does, with the study's encoding."""
-    from pipeline.maps import read_tables
+    from pipeline.api import read_units
+    from pipeline.outputs.render import read_tables
     from pipeline.study import load_study
 
     path = _shapefile(tmp_path, cpg=False)
@@ -322,6 +323,6 @@ def test_gbk_shapefile_names_when_maps_are_redrawn(toy_study: MakeStudy, tmp_pat
     study.processed_dir.mkdir(parents=True)
     for name in ("carbon_balance", "zoning", "landuse_areas"):
         (study.processed_dir / f"{name}.csv").write_text("unit\n", encoding="utf-8")
-    units = read_tables(study).units
+    units = read_tables(study, read_units(study)).units
     assert units is not None
     assert sorted(units["unit"]) == sorted(NAMES)

@@ -12,9 +12,11 @@ import pytest
 from matplotlib import image
 from matplotlib.colors import to_rgb
 
-from pipeline import classification, maps
+from pipeline.api import read_units
+from pipeline.outputs import classes as classification
+from pipeline.outputs import render
 from pipeline.study import Study
-from tests.test_maps import TEST_DPI, expected_stems, write_demo_tables
+from tests.conftest import TEST_DPI, expected_stems, write_demo_tables
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 CHROMIUM = next((found for name in CHROMIUM_NAMES if (found := shutil.which(name))), None)
@@ -33,7 +35,7 @@ CHROMIUM_FLAGS = [
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Study:
     study = write_demo_tables(tmp_path_factory.mktemp("report_demo"))
-    maps.render_maps(study, dpi=TEST_DPI, formats=("png",))
+    render.render_maps(study, read_units(study), dpi=TEST_DPI, formats=("png",))
     return study
 
 

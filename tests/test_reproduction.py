@@ -7,9 +7,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline import reproduction
-from pipeline.demo import write_demo_rasters
-from pipeline.run import Results, Timer, compute, load_inputs
+from pipeline.api import Results, Timer, compute, load_inputs
+from pipeline.demo.synthetic import write_demo_rasters
+from pipeline.inputs.reference import read_reference
+from pipeline.model import reproduction
 from pipeline.study import load_study
 from tests.conftest import REPO
 
@@ -52,9 +53,7 @@ def guiyang(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
 
 @pytest.fixture(scope="module")
 def table2() -> pd.DataFrame:
-    return reproduction.read_reference(
-        REFERENCE / "paper_table2.csv", reproduction.REFERENCE_COLUMNS
-    )
+    return read_reference(REFERENCE / "paper_table2.csv", reproduction.REFERENCE_COLUMNS)
 
 
 def test_emission_and_sink_totals_within_0_05_percent(
@@ -75,9 +74,7 @@ def test_2015_sec_within_0_01(guiyang: Results, table2: pd.DataFrame) -> None:
 
 
 def test_table3_zones_exactly(guiyang: Results) -> None:
-    table3 = reproduction.read_reference(
-        REFERENCE / "paper_table3.csv", reproduction.ZONING_REFERENCE_COLUMNS
-    )
+    table3 = read_reference(REFERENCE / "paper_table3.csv", reproduction.ZONING_REFERENCE_COLUMNS)
     compared = reproduction.compare_zoning(guiyang.zoning, table3)
     assert compared["same"].all(), compared.to_string()
     ours = guiyang.zoning.set_index("unit")

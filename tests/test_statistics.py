@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from pipeline.errors import InputError
-from pipeline.statistics import check_coverage, load_statistics, tidy
+from pipeline.inputs.statistics import check_coverage, load_statistics, tidy
 
 HEADER = "unit,year,population_10k,gdp_100m_yuan,energy_tce\n"
 

@@ -17,6 +17,7 @@ from rasterstats import zonal_stats
 
 from pipeline import zonal
 from pipeline.errors import InputError, PipelineWarning
+from pipeline.zonal import schedulers
 
 PIXELS = 240
 
@@ -309,14 +310,14 @@ def test_dask_local_cluster_equals_single(inputs) -> None:
 
 def test_unreachable_scheduler_is_an_input_error(inputs, monkeypatch) -> None:
     units, path = inputs
-    monkeypatch.setattr(zonal, "DASK_CONNECT_TIMEOUT_S", 1)
+    monkeypatch.setattr(schedulers, "DASK_CONNECT_TIMEOUT_S", 1)
     with pytest.raises(InputError, match=r"scheduler = 'tcp://127\.0\.0\.1:1'"):
         zonal.tabulate(units, {2020: path}, scheduler="tcp://127.0.0.1:1")
 
 
 def test_unknown_scheduler_lists_choices(inputs) -> None:
     units, path = inputs
-    with pytest.raises(InputError, match=r"scheduler should be single, threads.*got 'gpu'"):
+    with pytest.raises(InputError, match=r"scheduler must be 'single', 'threads'.*got 'gpu'"):
         zonal.tabulate(units, {2020: path}, scheduler="gpu")
 
 

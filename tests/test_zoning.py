@@ -5,8 +5,14 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from pipeline.study import DEFAULT_ZONE_MATRIX, ZoningSettings
-from pipeline.zoning import levels, zones, zoning_table
+from pipeline.model.constants import DEFAULT_EEC_BREAKS, DEFAULT_SEC_BREAKS, DEFAULT_ZONE_MATRIX
+from pipeline.model.zoning import levels, zones, zoning_table
+
+
+def rule(basis: str, **changes: object) -> dict[str, object]:
+    """The default zoning rule on ``basis``, with ``changes``."""
+    return {"basis": basis, "eec_breaks": DEFAULT_EEC_BREAKS, "sec_breaks": DEFAULT_SEC_BREAKS,
+            "matrix": DEFAULT_ZONE_MATRIX} | changes  # fmt: skip
 
 
 def test_levels_follow_the_contract_at_the_breaks() -> None:
@@ -44,7 +50,7 @@ BALANCE = pd.DataFrame(
 
 
 def test_mean_basis_classifies_the_mean_of_the_years() -> None:
-    table = zoning_table(BALANCE, ZoningSettings(basis="mean")).set_index("unit")
+    table = zoning_table(BALANCE, **rule("mean")).set_index("unit")
     assert table.loc["A", "eec"] == pytest.approx(0.95)
     assert table.loc["A", "zone"] == "budget_balance"  # (medium, medium)
     assert table.loc["B", "zone"] == "sink_function"  # (low, high)
@@ -52,7 +58,7 @@ def test_mean_basis_classifies_the_mean_of_the_years() -> None:
 
 
 def test_year_basis_classifies_each_year() -> None:
-    table = zoning_table(BALANCE, ZoningSettings(basis="year")).set_index(["unit", "year"])
+    table = zoning_table(BALANCE, **rule("year")).set_index(["unit", "year"])
     assert table.loc[("A", 2015), "zone"] == "intensity_control"  # (high, low)
     assert table.loc[("B", 2020), "zone"] == "low_carbon_optimisation"  # (low, medium)
 
@@ -63,7 +69,7 @@ def test_custom_matrix_and_breaks_are_used() -> None:
         matrix["budget_balance"],
         matrix["sink_function"],
     )
-    settings = ZoningSettings(basis="mean", sec_breaks=(1.0, 3.0), matrix=matrix)
-    table = zoning_table(BALANCE, settings).set_index("unit")
+    table = zoning_table(BALANCE, **rule("mean", sec_breaks=(1.0, 3.0), matrix=matrix))
+    table = table.set_index("unit")
     assert table.loc["B", "sec_level"] == "medium"  # 2.2 < 3.0
     assert table.loc["A", "zone"] == "sink_function"  # (medium, medium) swapped

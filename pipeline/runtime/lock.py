@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import logging
 import os
 import signal
 import socket
@@ -30,16 +31,16 @@ from typing import Any
 
 from pipeline.errors import OutputError
 
+logger = logging.getLogger(__name__)
+
 LOCK_NAME = ".lock"
 LOCK_ATTEMPTS = 50
 UNREADABLE_GRACE_S = 5.0
 """An unreadable lock younger than this is being written by a starting run, not stale."""
 TEMPORARY_GLOB = ".*.{pid}.tmp"
-"""Temporary names of :class:`pipeline.export.StagedOutputs` written by process ``pid``."""
+"""Temporary names of :class:`pipeline.outputs.staging.StagedOutputs` written by process ``pid``."""
 BACKUP_GLOB = ".*.{pid}.bak"
 """Earlier outputs moved aside by process ``pid`` while it renamed its outputs."""
-TEST_PAUSE_VARIABLE = "CARBON_ZONING_TEST_PAUSE_AT"
-"""Test hook: a stage name (``zonal``, ``write``) at which the run pauses for 60 s."""
 
 
 class Terminated(KeyboardInterrupt):
@@ -200,7 +201,7 @@ class RunLock:
         if _read_owner(self.path) != owner:
             return False
         self.notes.append(f"note: took over {what}")
-        print(self.notes[-1])
+        logger.info(self.notes[-1])
         self.path.unlink(missing_ok=True)
         return True
 
@@ -263,11 +264,3 @@ def deferred_interrupts() -> Iterator[None]:
     if received:
         name = signal.Signals(received[0]).name
         raise Terminated(f"received {name} while outputs were renamed; the new ones are complete")
-
-
-def pause_for_tests(stage: str) -> None:
-    """Test hook: pause at ``stage`` when :data:`TEST_PAUSE_VARIABLE` names it."""
-    if os.environ.get(TEST_PAUSE_VARIABLE) != stage:
-        return
-    print(f"paused at {stage}", flush=True)
-    time.sleep(60)

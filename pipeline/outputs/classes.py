@@ -19,7 +19,7 @@ from matplotlib import colormaps
 from matplotlib.colors import to_hex
 
 from pipeline.errors import InputError
-from pipeline.study import MAP_CLASSIFICATIONS
+from pipeline.study.settings import MAP_CLASSIFICATIONS
 
 # The names of ``[maps] classification``; these three choose their own number of classes.
 CLASSIFICATION_SCHEMES: tuple[str, ...] = MAP_CLASSIFICATIONS

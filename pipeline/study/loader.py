@@ -1,4 +1,4 @@
-"""Study file (TOML) -> validated, typed, frozen settings.
+"""Study file (TOML) -> :class:`~pipeline.study.settings.Study`.
 
 One loader reads the whole file, collects every problem (unknown keys, wrong types, missing
 files, unordered breaks, negative coefficients) and raises one :class:`StudyError` naming each
@@ -10,157 +10,30 @@ from __future__ import annotations
 import math
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pipeline.errors import StudyError
-from pipeline.landuse import LAND_CLASSES
-
-DEFAULT_SINK_T_PER_HA: dict[str, float] = {
-    "cropland": 1.16,
-    "forest": 3.55,
-    "grassland": 0.021,
-    "water": 2.56,
-    "built_up": 0.0,
-    "unused": 0.0,
-    "other": 0.0,
-}
-ZONES: tuple[str, ...] = (
-    "intensity_control",
-    "budget_balance",
-    "sink_function",
-    "low_carbon_optimisation",
+from pipeline.model.constants import (
+    DEFAULT_SINK_T_PER_HA,
+    DEFAULT_ZONE_MATRIX,
+    EEC_DEFINITIONS,
+    LEVELS,
+    ZONES,
+    ZONING_BASES,
 )
-LEVELS: tuple[str, ...] = ("low", "medium", "high")
-DEFAULT_ZONE_MATRIX: dict[str, tuple[tuple[str, str], ...]] = {
-    "intensity_control": (("high", "low"), ("medium", "low")),
-    "budget_balance": (("high", "medium"), ("high", "high"), ("medium", "medium")),
-    "sink_function": (("medium", "high"), ("low", "high")),
-    "low_carbon_optimisation": (("low", "low"), ("low", "medium")),
-}
-EEC_DEFINITIONS = ("gdp_over_emission", "emission_over_gdp")
-ZONING_BASES = ("mean", "year")
-# mapclassify schemes for graduated maps ([maps] classification); the first six take k.
-MAP_CLASSIFICATIONS = (
-    "NaturalBreaks",
-    "FisherJenks",
-    "JenksCaspall",
-    "EqualInterval",
-    "Quantiles",
-    "MaximumBreaks",
-    "HeadTailBreaks",
-    "StdMean",
-    "BoxPlot",
+from pipeline.study.settings import (
+    MAP_CLASSIFICATIONS,
+    BoundarySettings,
+    Coefficients,
+    ComputeSettings,
+    LanduseSettings,
+    MapSettings,
+    OutputSettings,
+    Study,
+    ZoningSettings,
+    scheduler_problem,
 )
-
-
-@dataclass(frozen=True)
-class BoundarySettings:
-    """Where the reporting units come from."""
-
-    path: Path
-    layer: str | None = None
-    name_field: str = "name"
-    unit_field: str | None = None
-    encoding: str | None = None  # attribute encoding of a Shapefile without .cpg, e.g. "GBK"
-
-
-@dataclass(frozen=True)
-class LanduseSettings:
-    """Land-use input: rasters per year, or a ready area table."""
-
-    scheme: str | Path = "resdc"
-    rasters: Mapping[int, Path] = field(default_factory=dict)
-    areas: Path | None = None
-    nodata: int | None = None
-    unknown_codes: str = "error"
-    mode: str = "auto"
-
-
-@dataclass(frozen=True)
-class Coefficients:
-    """The model's coefficients (the paper's by default)."""
-
-    respiration_t_per_10k_people: float = 3285.0
-    energy_t_co2_per_tce: float = 2.66
-    sink_t_per_ha: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_SINK_T_PER_HA))
-
-
-@dataclass(frozen=True)
-class ZoningSettings:
-    """How indices become levels and levels become zones."""
-
-    basis: str = "mean"
-    eec_definition: str = "gdp_over_emission"
-    eec_breaks: tuple[float, float] = (0.5, 1.0)
-    sec_breaks: tuple[float, float] = (1.0, 2.0)
-    matrix: Mapping[str, tuple[tuple[str, str], ...]] = field(
-        default_factory=lambda: dict(DEFAULT_ZONE_MATRIX)
-    )
-
-
-@dataclass(frozen=True)
-class MapSettings:
-    """Map rendering options."""
-
-    language: str = "zh"
-    classification: str = "NaturalBreaks"
-    classes: int = 5
-    footnote: str | None = None  # extra data-source text appended to every map footnote
-
-
-@dataclass(frozen=True)
-class OutputSettings:
-    """Extra output options."""
-
-    xlsx: bool = True
-    xlsx_chinese_headers: bool = True
-    maps: bool = True  # false: `run` skips maps and report (`carbon-zoning maps` draws them)
-
-
-@dataclass(frozen=True)
-class ComputeSettings:
-    """Where zonal tabulation runs."""
-
-    scheduler: str = "single"
-
-
-@dataclass(frozen=True)
-class Study:
-    """A validated study: every path absolute, every value checked."""
-
-    path: Path
-    name: str
-    output_dir: Path
-    statistics_path: Path
-    landuse: LanduseSettings
-    boundaries: BoundarySettings | None = None
-    reference: Path | None = None
-    reference_zoning: Path | None = None
-    reference_notes: Path | None = None
-    coefficients: Coefficients = field(default_factory=Coefficients)
-    zoning: ZoningSettings = field(default_factory=ZoningSettings)
-    maps: MapSettings = field(default_factory=MapSettings)
-    output: OutputSettings = field(default_factory=OutputSettings)
-    compute: ComputeSettings = field(default_factory=ComputeSettings)
-    statistics_sheet: str | None = None  # Excel sheet of the statistics; None: the first
-
-    @property
-    def years(self) -> tuple[int, ...]:
-        """The study's years, ascending (from the rasters; empty for an area table)."""
-        return tuple(sorted(self.landuse.rasters))
-
-    @property
-    def processed_dir(self) -> Path:
-        """``output_dir/data/processed``: tables, GeoPackage, run manifest."""
-        return self.output_dir / "data" / "processed"
-
-    @property
-    def maps_dir(self) -> Path:
-        """``output_dir/maps``: rendered maps."""
-        return self.output_dir / "maps"
-
 
 SECTION_KEYS: dict[str, set[str]] = {
     "study": {"name", "output_dir", "reference", "reference_zoning", "reference_notes"},
@@ -529,28 +402,8 @@ def _output(reader: _Reader) -> OutputSettings:
 
 def _scheduler(reader: _Reader) -> str:
     value = reader.get("compute", "scheduler", str, "single")
-    if value not in ("single", "threads", "processes") and not value.startswith("tcp://"):
-        reader.problem(
-            "compute.scheduler",
-            f"must be 'single', 'threads', 'processes' or 'tcp://host:port', got {value!r}",
-        )
+    problem = scheduler_problem(value)
+    if problem is not None:
+        reader.problem("compute.scheduler", problem)
         return "single"
     return value
-
-
-__all__ = [
-    "DEFAULT_SINK_T_PER_HA",
-    "DEFAULT_ZONE_MATRIX",
-    "LAND_CLASSES",
-    "LEVELS",
-    "ZONES",
-    "BoundarySettings",
-    "Coefficients",
-    "ComputeSettings",
-    "LanduseSettings",
-    "MapSettings",
-    "OutputSettings",
-    "Study",
-    "ZoningSettings",
-    "load_study",
-]

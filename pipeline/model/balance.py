@@ -22,6 +22,7 @@ from collections.abc import Mapping
 import pandas as pd
 
 from pipeline.errors import InputError
+from pipeline.model.constants import LAND_CLASSES
 
 BALANCE_COLUMNS = [
     "unit",
@@ -58,8 +59,8 @@ def emissions(
     return frame
 
 
-def sinks(areas: pd.DataFrame, sink_t_per_ha: Mapping[str, float]) -> pd.DataFrame:
-    """Total land area and A = Σ coefficient × area per (unit, year).
+def code_sinks(areas: pd.DataFrame, sink_t_per_ha: Mapping[str, float]) -> pd.DataFrame:
+    """``unit, year, class, area_ha, sink_t`` per row of ``areas``: coefficient × area.
 
     ``areas`` has columns ``unit, year, class, area_ha`` (one row per code or class).
     Classes without a coefficient sink nothing.
@@ -68,8 +69,34 @@ def sinks(areas: pd.DataFrame, sink_t_per_ha: Mapping[str, float]) -> pd.DataFra
     coefficient_t_per_ha = frame["class"].map(sink_t_per_ha).fillna(0.0).astype(float)
     # (t / ha) × ha = t CO₂
     frame["sink_t"] = coefficient_t_per_ha * frame["area_ha"]
-    totals = frame.groupby(["unit", "year"], as_index=False)[["area_ha", "sink_t"]].sum()
-    return totals
+    return frame
+
+
+def sinks(areas: pd.DataFrame, sink_t_per_ha: Mapping[str, float]) -> pd.DataFrame:
+    """Total land area and A = Σ coefficient × area per (unit, year)."""
+    frame = code_sinks(areas, sink_t_per_ha)
+    return frame.groupby(["unit", "year"], as_index=False)[["area_ha", "sink_t"]].sum()
+
+
+def sink_by_class(areas: pd.DataFrame, sink_t_per_ha: Mapping[str, float]) -> pd.DataFrame:
+    """Sink (t CO₂) per unit-year (rows) and land class (columns, in ``LAND_CLASSES`` order)."""
+    frame = code_sinks(areas, sink_t_per_ha)
+    table = frame.pivot_table(index=["unit", "year"], columns="class", values="sink_t",
+                              aggfunc="sum", fill_value=0.0)  # fmt: skip
+    return table[[c for c in LAND_CLASSES if c in table.columns]]
+
+
+def class_areas(areas: pd.DataFrame) -> pd.DataFrame:
+    """Hectares per unit-year (rows ``unit, year``) and land class (columns, in order)."""
+    table = areas.pivot_table(index=["unit", "year"], columns="class", values="area_ha",
+                              aggfunc="sum", fill_value=0.0)  # fmt: skip
+    return table[[c for c in LAND_CLASSES if c in table.columns]]
+
+
+def landuse_shares(areas: pd.DataFrame) -> pd.DataFrame:
+    """Percent of each unit-year's area (rows ``unit, year``) per land class (columns)."""
+    table = class_areas(areas)
+    return table.div(table.sum(axis=1), axis=0) * 100.0  # share × 100 = %
 
 
 def share_ratio(numerator: pd.Series, denominator: pd.Series, years: pd.Series) -> pd.Series:

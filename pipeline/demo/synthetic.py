@@ -26,10 +26,10 @@ from affine import Affine
 from pyproj import CRS, Transformer
 from scipy import ndimage
 
-from pipeline.boundaries import UNITS_LAYER, read_units
 from pipeline.errors import InputError
-from pipeline.export import atomic_path
-from pipeline.names import describe_unmatched, normalise_name
+from pipeline.inputs.boundaries import UNITS_LAYER, read_units
+from pipeline.inputs.names import describe_unmatched, normalise_name
+from pipeline.runtime.files import atomic_path
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

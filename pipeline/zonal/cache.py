@@ -12,19 +12,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from pipeline.export import sha256
-from pipeline.study import Study
+from pipeline.inputs import boundaries, rasters
+from pipeline.inputs.boundaries import SHAPEFILE_SIDECARS
+from pipeline.runtime.files import sha256
+from pipeline.runtime.versions import pipeline_version
+from pipeline.study.settings import Study
+from pipeline.zonal.jobs import AREA_COLUMNS
 
 CACHE_FORMAT = 1
 CACHE_FOLDER = "data/processed/cache"
-AREA_COLUMNS = ["unit", "year", "code", "pixels", "area_ha"]
-SHAPEFILE_SIDECARS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
 KEY_SHOWN = 12
 """Hex digits of the key shown in messages (the file name holds 16)."""
 
@@ -39,15 +40,10 @@ def input_checksums(path: Path) -> dict[str, str]:
 
 def _engine_fingerprint() -> dict[str, str]:
     """Version and source checksum of the code that tabulates (a fix invalidates the cache)."""
-    from pipeline import boundaries, rasters, zonal
-
-    try:
-        version = metadata.version("carbon-balance-zoning")
-    except metadata.PackageNotFoundError:
-        version = "unknown"
-    modules = (zonal, rasters, boundaries)
-    sources = {m.__name__: sha256(Path(m.__file__)) for m in modules if m.__file__}
-    return {"version": version, **sources}
+    engine = sorted(Path(__file__).parent.glob("*.py"))
+    files = [*engine, Path(rasters.__file__), Path(boundaries.__file__)]
+    sources = {f"{path.parent.name}/{path.name}": sha256(path) for path in files}
+    return {"version": pipeline_version(), **sources}
 
 
 def key_content(study: Study) -> dict[str, Any]:

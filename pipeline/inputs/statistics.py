@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.encodings import ENCODING_NAMES, read_chinese_text
 from pipeline.errors import InputError
-from pipeline.names import describe_unmatched, normalise_name
+from pipeline.inputs.encodings import ENCODING_NAMES, read_chinese_text
+from pipeline.inputs.names import describe_unmatched, normalise_name
 
 REQUIRED_COLUMNS = ("unit", "year", "population_10k", "gdp_100m_yuan")
 ENERGY_TOTAL = "energy_tce"

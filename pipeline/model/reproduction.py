@@ -2,8 +2,8 @@
 
 The reference table has the columns of the paper's Table 2: ``year, unit, emission_10kt,
 sink_10kt, emission_intensity_t_per_ha, sink_intensity_t_per_ha, eec, sec``. A zoning
-reference has ``unit, eec_level, sec_level, zone``. Comparison and checks are pure; only
-:func:`read_reference` touches disk.
+reference has ``unit, eec_level, sec_level, zone``. Everything here is pure; the reference is
+read by :func:`pipeline.inputs.reference.read_reference`.
 """
 
 from __future__ import annotations
@@ -12,14 +12,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.errors import InputError
-from pipeline.names import normalise_name
+from pipeline.model.constants import T_PER_10K_T
 
-TONNES_PER_10KT = 1e4
 # reference column -> (our column, factor turning ours into the reference's unit)
 INDEX_COLUMNS: dict[str, tuple[str, float]] = {
-    "emission_10kt": ("emission_t", 1 / TONNES_PER_10KT),  # t / (10⁴ t per 10 kt) = 10⁴ t
-    "sink_10kt": ("sink_t", 1 / TONNES_PER_10KT),
+    "emission_10kt": ("emission_t", T_PER_10K_T),  # t × 1e-4 = 10⁴ t
+    "sink_10kt": ("sink_t", T_PER_10K_T),
     "emission_intensity_t_per_ha": ("emission_intensity_t_per_ha", 1.0),
     "sink_intensity_t_per_ha": ("sink_intensity_t_per_ha", 1.0),
     "eec": ("eec", 1.0),
@@ -29,19 +27,6 @@ REFERENCE_COLUMNS = ("year", "unit", *INDEX_COLUMNS)
 ZONING_REFERENCE_COLUMNS = ("unit", "eec_level", "sec_level", "zone")
 # Printed to two decimals: a recomputed index further than this from the print disagrees.
 PRINT_TOLERANCE = 0.015
-
-
-def read_reference(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
-    """Read a reference CSV, checking that ``columns`` are present; units normalised."""
-    try:
-        table = pd.read_csv(path, encoding="utf-8-sig")
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
-        raise InputError(path, f"cannot read reference table: {error}") from None
-    missing = [c for c in columns if c not in table.columns]
-    if missing:
-        raise InputError(path, f"missing column(s) {missing}; found {list(table.columns)}")
-    table["unit"] = table["unit"].map(normalise_name)
-    return table
 
 
 def compare_indices(balance: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
@@ -116,9 +101,9 @@ def implied_gdp_shares(reference: pd.DataFrame) -> pd.DataFrame:
 def implied_areas(reference: pd.DataFrame, balance: pd.DataFrame) -> pd.DataFrame:
     """Unit areas the reference implies (emission ÷ emission intensity) beside ours, in ha."""
     table = reference[["year", "unit", "emission_10kt", "emission_intensity_t_per_ha"]].copy()
-    # (10⁴ t × 10⁴ t per 10⁴ t) / (t/ha) = ha
+    # (10⁴ t ÷ 1e-4 t⁻¹·10⁴ t) / (t/ha) = ha
     table["paper_area_ha"] = (
-        table["emission_10kt"] * TONNES_PER_10KT / table["emission_intensity_t_per_ha"]
+        table["emission_10kt"] / T_PER_10K_T / table["emission_intensity_t_per_ha"]
     )
     ours = balance[["unit", "year", "area_ha"]].rename(columns={"area_ha": "our_area_ha"})
     table = table.merge(ours, on=["unit", "year"], how="left")

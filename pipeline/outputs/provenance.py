@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.study import Study
+from pipeline.study.settings import Study
 
 SYNTHETIC_WORDS = ("synthetic", "reconstructed", "demo", "合成", "重建")
 GENERATOR = "carbon-balance-zoning"

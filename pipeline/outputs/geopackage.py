@@ -21,7 +21,6 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
@@ -30,12 +29,12 @@ import pandas as pd
 import pyogrio
 from matplotlib.colors import to_rgb
 
-from pipeline import classification
-from pipeline.export import StagedOutputs
-from pipeline.landuse import CLASS_NAMES_ZH
-from pipeline.provenance import Provenance, study_provenance
-from pipeline.study import ZONES, Coefficients, Study
-from pipeline.zoning import ZONE_NAMES_EN, ZONE_NAMES_ZH
+from pipeline.model.constants import CLASS_NAMES_ZH, ZONE_NAMES_EN, ZONE_NAMES_ZH, ZONES
+from pipeline.outputs import classes as classification
+from pipeline.outputs.provenance import Provenance, study_provenance
+from pipeline.outputs.staging import StagedOutputs
+from pipeline.runtime.versions import pipeline_version
+from pipeline.study.settings import Coefficients, Study
 
 GEOPACKAGE_PATH = "data/processed/carbon_balance.gpkg"
 GRADUATED_FIELD = "balance_t"
@@ -283,17 +282,10 @@ def dataset_metadata(study_name: str, provenance: Provenance) -> dict[str, str]:
         "SYNTHETIC": "yes" if provenance.synthetic else "no",
         "DATA_NOTE": note,
         "SOURCES": "; ".join(sources),
-        "GENERATOR": f"carbon-balance-zoning {_version()}",
+        "GENERATOR": f"carbon-balance-zoning {pipeline_version()}",
         "CREATED": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "UNITS": "emission, sink, balance: t CO2/yr; area: ha; intensities: t CO2/ha",
     }
-
-
-def _version() -> str:
-    try:
-        return metadata.version("carbon-balance-zoning")
-    except metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def _write_layer(

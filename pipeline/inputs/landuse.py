@@ -7,6 +7,7 @@ classes by their first digit. A custom scheme is a CSV with columns ``code,class
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,25 +15,10 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.errors import InputError
+from pipeline.inputs.encodings import read_chinese_text
+from pipeline.inputs.names import normalise_name
+from pipeline.model.constants import LAND_CLASSES
 
-LAND_CLASSES: tuple[str, ...] = (
-    "cropland",
-    "forest",
-    "grassland",
-    "water",
-    "built_up",
-    "unused",
-    "other",
-)
-CLASS_NAMES_ZH: dict[str, str] = {
-    "cropland": "耕地",
-    "forest": "林地",
-    "grassland": "草地",
-    "water": "水域",
-    "built_up": "建设用地",
-    "unused": "未利用地",
-    "other": "其他",
-}
 _FIRST_DIGIT_CLASS = {1: "cropland", 2: "forest", 3: "grassland", 4: "water", 5: "built_up"}
 _FIRST_DIGIT_CLASS[6] = "unused"
 
@@ -152,10 +138,6 @@ def read_area_table(path: Path) -> pd.DataFrame:
     Unit names are normalised; every problem (missing columns, non-numeric or negative
     values, duplicate (unit, year, code) rows) is reported at once.
     """
-    import io
-
-    from pipeline.encodings import read_chinese_text
-
     text, _encoding = read_chinese_text(path)  # UTF-8, else GB18030 (Excel on Chinese Windows)
     try:
         raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
@@ -170,8 +152,6 @@ def read_area_table(path: Path) -> pd.DataFrame:
 
 
 def _parse_area_table(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
-    from pipeline.names import normalise_name
-
     problems: list[str] = []
     table = pd.DataFrame({"unit": raw["unit"].map(normalise_name)})
     for column, integer in (("year", True), ("code", True), ("area_ha", False)):

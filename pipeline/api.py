@@ -1,0 +1,380 @@
+"""The library API: a study in, data frames out; writing the outputs is a separate call.
+
+``run_study`` reads every input, tabulates the land use (or reuses the cached table), runs the
+model and the zoning and returns :class:`Results`, writing nothing. ``write_outputs`` stages
+every output (tables, workbook, GeoPackage, maps, report, run manifest) and renames them
+together while holding the output folder's lock, so a failing run changes nothing. The command
+line calls exactly these two.
+
+Library code logs through :mod:`logging` (logger ``pipeline``) and is silent unless the caller
+configures logging.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+
+from pipeline.errors import InputError, PipelineError
+from pipeline.inputs import boundaries, checks, landuse, statistics
+from pipeline.inputs.reference import read_reference
+from pipeline.model import balance as balance_model
+from pipeline.model import reproduction, zoning
+from pipeline.outputs.tables import MapTables
+from pipeline.runtime.lock import RunLock
+from pipeline.study import Study, load_study
+from pipeline.zonal import cache
+
+logger = logging.getLogger(__name__)
+
+LANDUSE_COLUMNS = ["unit", "year", "code", "class", "area_ha"]
+
+
+@dataclass
+class Timer:
+    """Wall-clock seconds per stage, in the order the stages ran."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @contextlib.contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """Time the body of a ``with`` block as stage ``name``."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Everything read from disk for one run."""
+
+    statistics: pd.DataFrame
+    landuse_areas: pd.DataFrame
+    units: gpd.GeoDataFrame | None
+    files: dict[str, Path]
+    notes: tuple[str, ...] = ()
+    raw_areas: pd.DataFrame | None = None  # tabulated areas before classification (cached)
+    cache_key: str | None = None
+    cache_reused: bool = False
+
+
+@dataclass(frozen=True)
+class Results:
+    """Everything one run computed, as data frames and strings (nothing written yet).
+
+    Attributes
+    ----------
+    study
+        The validated study the results belong to.
+    landuse_areas
+        ``unit, year, code, class, area_ha``.
+    balance
+        One row per unit and year: emissions, sinks, balance, intensities, EEC, SEC, levels
+        and zone.
+    zoning
+        The zoning on the study's basis (one row per unit, or per unit and year).
+    units
+        The reporting units' polygons (``unit, geometry``), or ``None`` for an area table.
+    reproduction_markdown
+        The comparison with the study's reference table, when it names one.
+    notes
+        What the run noted about its inputs (how files were read, cache reuse).
+    """
+
+    study: Study
+    landuse_areas: pd.DataFrame
+    balance: pd.DataFrame
+    zoning: pd.DataFrame
+    units: gpd.GeoDataFrame | None
+    reproduction_markdown: str | None
+    notes: tuple[str, ...]
+    inputs: Inputs = field(repr=False)
+    timer: Timer = field(default_factory=Timer, repr=False)
+
+
+# --------------------------------------------------------------------------- the API
+
+
+def run_study(study: str | Path | Study, *, force: bool = False) -> Results:
+    """Read, tabulate and compute a study; write nothing.
+
+    Parameters
+    ----------
+    study
+        A study file (TOML) or a loaded :class:`Study`.
+    force
+        Recompute the land-use areas even when the cache holds them.
+
+    Raises
+    ------
+    InputError
+        Any input problem, naming the file, the key or column and the value.
+    """
+    timer = Timer()
+    with timer.stage("study"):
+        study = study if isinstance(study, Study) else load_study(study)
+    inputs = load_inputs(study, timer, force=force)
+    with timer.stage("model"):
+        return compute(study, inputs, timer)
+
+
+def write_outputs(results: Results) -> list[Path]:
+    """Stage every output of ``results`` and rename them together; return the written files.
+
+    Holds the output folder's lock (``data/processed/.lock``) while writing.
+    """
+    from pipeline.outputs import write  # openpyxl, pyogrio, matplotlib only when writing
+
+    study, inputs, timer = results.study, results.inputs, results.timer
+    cache_entry = None
+    if inputs.cache_key is not None:
+        cache_entry = write.CacheEntry(
+            key=inputs.cache_key,
+            relative_path=cache.relative_path(inputs.cache_key),
+            areas=inputs.raw_areas,
+            reused=inputs.cache_reused,
+        )
+    with output_lock(study):
+        return write.write_outputs(
+            study,
+            map_tables(results),
+            input_files=inputs.files,
+            notes=results.notes,
+            timings_s=timer.seconds,
+            cache_entry=cache_entry,
+            timed=timer.stage,
+        )
+
+
+def map_tables(results: Results) -> MapTables:
+    """What the maps, report and GeoPackage are drawn from."""
+    return MapTables(
+        results.balance,
+        results.zoning,
+        results.landuse_areas,
+        results.units,
+        results.reproduction_markdown,
+    )
+
+
+def validate_study(study_path: str | Path) -> Study:
+    """Check every input of a study without writing anything; raise listing all problems."""
+    study = load_study(study_path)
+    problems: list[str] = []
+    readers: list[Callable[[], object]] = [
+        lambda: statistics.load_statistics(study.statistics_path, sheet=study.statistics_sheet),
+        lambda: landuse.load_scheme(study.landuse.scheme),
+        lambda: read_units(study),
+    ]
+    if study.landuse.areas is not None:
+        readers.append(lambda: landuse.read_area_table(study.landuse.areas))  # type: ignore[arg-type]
+    for read in readers:
+        try:
+            read()
+        except InputError as error:
+            problems.append(str(error))
+    if problems:
+        raise InputError(study.path, problems)
+    try:
+        run_study(study)  # the model's checks too; writes nothing
+    except PipelineError as error:
+        raise InputError(study.path, [str(error)]) from None
+    return study
+
+
+def render_maps(study: str | Path | Study) -> list[Path]:
+    """Re-render the maps and report from the processed tables, holding the output lock."""
+    from pipeline.outputs import render
+
+    study = study if isinstance(study, Study) else load_study(study)
+    with output_lock(study):
+        return render.render_maps(study, read_units(study))
+
+
+_HELD_LOCKS: set[Path] = set()
+
+
+@contextlib.contextmanager
+def output_lock(study: Study) -> Iterator[None]:
+    """Hold the study's output lock for the body (re-entrant within this process)."""
+    folder = study.processed_dir.resolve()
+    if folder in _HELD_LOCKS:
+        yield
+        return
+    with RunLock(study.processed_dir, study.output_dir):
+        _HELD_LOCKS.add(folder)
+        try:
+            yield
+        finally:
+            _HELD_LOCKS.discard(folder)
+
+
+# --------------------------------------------------------------------------- stages
+
+
+def read_units(study: Study) -> gpd.GeoDataFrame | None:
+    """The study's reporting units (``unit, geometry``), or ``None`` without boundaries."""
+    if study.boundaries is None:
+        return None
+    return boundaries.read_study_units(study.boundaries)
+
+
+def tabulate_areas(
+    study: Study, units: gpd.GeoDataFrame | None, *, force: bool = False
+) -> tuple[pd.DataFrame, str | None, bool]:
+    """Hectares per (unit, year, code): from the area table, or zonally from the rasters.
+
+    Returns the areas, the cache key (rasters only) and whether the cached table was reused;
+    ``force`` recomputes even when the cache holds the key.
+    """
+    if study.landuse.areas is not None:
+        return landuse.read_area_table(study.landuse.areas), None, False
+    assert units is not None  # the study loader requires boundaries with rasters
+    key = cache.areas_key(study)
+    cached = None if force else cache.load_areas(study.output_dir, key)
+    if cached is not None:
+        return cached, key, True
+    from pipeline import zonal  # numba is loaded only when tabulating
+
+    result = zonal.tabulate(
+        units,
+        study.landuse.rasters,
+        nodata=study.landuse.nodata,
+        mode=study.landuse.mode,
+        scheduler=study.compute.scheduler,
+    )
+    return result.areas[cache.AREA_COLUMNS], key, False
+
+
+def classify_areas(study: Study, areas: pd.DataFrame, note: Callable[[str], None]) -> pd.DataFrame:
+    """Attach land classes from the study's scheme; unknown codes per the study's setting."""
+    scheme = landuse.load_scheme(study.landuse.scheme)
+    source = study.landuse.areas or checks.unknown_code_sources(
+        areas, scheme.classes, study.landuse.rasters
+    )
+    classified, ignored = landuse.attach_classes(
+        areas,
+        scheme,
+        source=source,
+        unknown_codes=study.landuse.unknown_codes,
+    )
+    if not ignored.empty:
+        codes = sorted(int(code) for code in ignored["code"].unique())
+        note(f"note: ignored land-use codes outside the scheme: {codes}")
+    return classified[LANDUSE_COLUMNS].sort_values(["year", "unit", "code"]).reset_index(drop=True)
+
+
+def load_inputs(study: Study, timer: Timer, *, force: bool = False) -> Inputs:
+    """Read and check every input of the study; notes (how files were read) are logged and
+    kept for the run manifest."""
+    notes: list[str] = []
+
+    def note(line: str) -> None:
+        logger.info(line)
+        notes.append(line)
+
+    with timer.stage("statistics"):
+        stats = statistics.load_statistics(
+            study.statistics_path, sheet=study.statistics_sheet, log=note
+        )
+    with timer.stage("boundaries"):
+        units = read_units(study)
+    checks.check_units_before_tabulation(study, stats, units)
+    with timer.stage("zonal"):
+        raw, key, reused = tabulate_areas(study, units, force=force)
+        areas = classify_areas(study, raw, note)
+    checks.check_area_table_units(study, units, areas)
+    names, names_source = checks.study_units(study, units, areas)
+    if units is None:  # with boundaries, checked before tabulation
+        checks.check_several_units(names, study.landuse.areas or study.path)
+    if study.landuse.rasters:
+        checks.check_land_in_every_unit(areas, names, study.landuse.rasters)
+    years = sorted(areas["year"].unique())
+    stats = statistics.check_coverage(
+        stats, names, years, source=study.statistics_path, units_source=names_source
+    )
+    if reused:
+        note(cache.describe(key))  # type: ignore[arg-type]
+    return Inputs(
+        stats,
+        areas,
+        units,
+        checks.input_files(study),
+        notes=tuple(notes),
+        raw_areas=raw,
+        cache_key=key,
+        cache_reused=reused,
+    )
+
+
+def compute(study: Study, inputs: Inputs, timer: Timer | None = None) -> Results:
+    """The model and the zoning (pure computation on the loaded inputs)."""
+    coefficients = study.coefficients
+    table = balance_model.carbon_balance(
+        inputs.statistics,
+        inputs.landuse_areas,
+        respiration_t_per_10k_people=coefficients.respiration_t_per_10k_people,
+        energy_t_co2_per_tce=coefficients.energy_t_co2_per_tce,
+        sink_t_per_ha=coefficients.sink_t_per_ha,
+        eec_definition=study.zoning.eec_definition,
+        source=f"{study.statistics_path} with the land-use areas",
+    )
+    rule = zoning_rule(study)
+    with_zones = zoning.classify(table, **rule).drop(columns="zone_zh")
+    zones = zoning.zoning_table(table, basis=study.zoning.basis, **rule)
+    return Results(
+        study=study,
+        landuse_areas=inputs.landuse_areas,
+        balance=with_zones,
+        zoning=zones,
+        units=inputs.units,
+        reproduction_markdown=reproduction_report(study, table, zones),
+        notes=inputs.notes,
+        inputs=inputs,
+        timer=timer or Timer(),
+    )
+
+
+def zoning_rule(study: Study) -> dict[str, object]:
+    """The study's zoning breaks and matrix, as keyword arguments of :mod:`model.zoning`."""
+    settings = study.zoning
+    return {
+        "eec_breaks": settings.eec_breaks,
+        "sec_breaks": settings.sec_breaks,
+        "matrix": settings.matrix,
+    }
+
+
+def reproduction_report(study: Study, table: pd.DataFrame, zones: pd.DataFrame) -> str | None:
+    """The reproduction report when the study names a reference table."""
+    if study.reference is None:
+        return None
+    reference = read_reference(study.reference, reproduction.REFERENCE_COLUMNS)
+    zoning_comparison = None
+    if study.reference_zoning is not None and study.zoning.basis == "mean":
+        reference_zones = read_reference(
+            study.reference_zoning, reproduction.ZONING_REFERENCE_COLUMNS
+        )
+        zoning_comparison = reproduction.compare_zoning(zones, reference_zones)
+    notes = None
+    if study.reference_notes is not None:
+        notes = study.reference_notes.read_text(encoding="utf-8")
+    return reproduction.reproduction_markdown(
+        study_name=study.name,
+        reference_path=study.reference,
+        indices=reproduction.compare_indices(table, reference),
+        sec_check=reproduction.reference_sec_check(reference),
+        gdp_shares=reproduction.implied_gdp_shares(reference),
+        areas=reproduction.implied_areas(reference, table),
+        zoning=zoning_comparison,
+        notes=notes,
+    )

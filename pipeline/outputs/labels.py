@@ -1,0 +1,161 @@
+"""Every word a user reads on a map, chart, table header or report, in 中文 and English.
+
+Also the mapped indicators (title, unit, scale and palette per column) and the text helpers
+that lay words out (CJK characters count as two columns).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pipeline.model.constants import T_PER_10K_T, ZONE_NAMES_EN, ZONE_NAMES_ZH
+
+COLUMN_NAMES_ZH: dict[str, str] = {
+    "unit": "区县",
+    "year": "年份",
+    "code": "地类代码",
+    "code_name": "地类名称",
+    "class": "一级地类",
+    "area_ha": "面积(hm²)",
+    "pixels": "像元数",
+    "population_10k": "常住人口(万人)",
+    "gdp_100m_yuan": "地区生产总值(亿元)",
+    "energy_tce": "能源消费总量(吨标准煤)",
+    "emission_respiration_t": "人口呼吸碳排放(t)",
+    "emission_energy_t": "能源碳排放(t)",
+    "emission_t": "碳排放总量(t)",
+    "sink_t": "碳汇总量(t)",
+    "balance_t": "碳收支(t)",
+    "emission_intensity_t_per_ha": "碳排放强度(t/hm²)",
+    "sink_intensity_t_per_ha": "碳汇强度(t/hm²)",
+    "eec": "碳排放经济贡献率",
+    "sec": "碳吸收生态贡献率",
+    "eec_level": "经济贡献率等级",
+    "sec_level": "生态贡献率等级",
+    "zone": "分区代码",
+    "zone_zh": "碳平衡分区",
+}
+TEXT: dict[str, dict[str, str]] = {
+    "zh": {
+        "zoning": "碳平衡分区",
+        "zone_legend": "分区",
+        "north": "北",
+        "scatter": "碳排放经济贡献率与碳吸收生态贡献率",
+        "mean": "多年均值",
+        "landuse": "土地利用结构",
+        "share": "面积占比 (%)",
+        "emission_bars": "碳排放构成",
+        "sink_bars": "碳汇构成",
+        "energy": "能源消费",
+        "respiration": "人口呼吸",
+        "emission_axis": "碳排放 (万t CO₂)",
+        "sink_axis": "碳汇 (万t CO₂)",
+        "bars": "碳排放与碳汇构成",
+        "sources": "数据来源",
+        "boundaries": "行政边界",
+        "landuse_source": "土地利用",
+        "statistics": "社会经济统计",
+        "projection": "投影：Albers 等积圆锥投影 (标准纬线 25°N、47°N，中央经线 105°E)",
+        "synthetic": "注意：演示数据为合成/重建数据 (synthetic)，"
+        "非官方统计或 RESDC 数据，仅供方法演示",
+        "no_data": "无数据",
+        "centre": "色带中值",
+    },
+    "en": {
+        "zoning": "Carbon-balance zoning",
+        "zone_legend": "Zone",
+        "north": "N",
+        "scatter": "Economic (EEC) and ecological (SEC) contribution coefficients",
+        "mean": "mean of years",
+        "landuse": "Land-use composition",
+        "share": "share of area (%)",
+        "emission_bars": "Emission by source",
+        "sink_bars": "Sink by land class",
+        "energy": "Energy use",
+        "respiration": "Respiration",
+        "emission_axis": "emission (10⁴ t CO₂)",
+        "sink_axis": "sink (10⁴ t CO₂)",
+        "bars": "Carbon emission and sink by component",
+        "sources": "Sources",
+        "boundaries": "boundaries",
+        "landuse_source": "land use",
+        "statistics": "statistics",
+        "projection": "Projection: Albers equal-area conic (standard parallels 25°N, 47°N; 105°E)",
+        "synthetic": "NOTE: SYNTHETIC / reconstructed demo data (合成数据), "
+        "not official statistics or RESDC land use; for demonstration only",
+        "no_data": "no data",
+        "centre": "colours diverge at",
+    },
+}
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """A mapped column: titles and units in both languages, scale and palette."""
+
+    column: str
+    stem: str
+    title_zh: str
+    title_en: str
+    unit_zh: str
+    unit_en: str
+    cmap: str
+    scale: float = 1.0
+    centre: float | None = None
+
+    def title(self, language: str) -> str:
+        """The indicator's name in ``language``."""
+        return self.title_zh if language == "zh" else self.title_en
+
+    def unit(self, language: str) -> str:
+        """The displayed unit in ``language`` (empty for ratios)."""
+        return self.unit_zh if language == "zh" else self.unit_en
+
+
+INDICATORS: tuple[Indicator, ...] = (
+    Indicator("emission_t", "emission", "碳排放总量", "Carbon emission",
+              "万t CO₂", "10⁴ t CO₂", "OrRd", T_PER_10K_T),
+    Indicator("sink_t", "sink", "碳汇总量", "Carbon sink",
+              "万t CO₂", "10⁴ t CO₂", "YlGn", T_PER_10K_T),
+    Indicator("balance_t", "balance", "碳收支 (排放-碳汇)", "Carbon balance (emission - sink)",
+              "万t CO₂", "10⁴ t CO₂", "RdBu_r", T_PER_10K_T, centre=0.0),
+    Indicator("emission_intensity_t_per_ha", "emission_intensity", "碳排放强度",
+              "Emission intensity", "t CO₂/hm²", "t CO₂/ha", "OrRd"),
+    Indicator("sink_intensity_t_per_ha", "sink_intensity", "碳汇强度", "Sink intensity",
+              "t CO₂/hm²", "t CO₂/ha", "YlGn"),
+    Indicator("eec", "eec", "碳排放经济贡献率 EEC", "Economic contribution coefficient EEC",
+              "", "", "PuOr", centre=1.0),
+    Indicator("sec", "sec", "碳吸收生态贡献率 SEC", "Ecological support coefficient SEC",
+              "", "", "BrBG", centre=1.0),
+)  # fmt: skip
+
+
+def mathtext(text: str) -> str:
+    """``text`` with the sub- and superscripts the CJK font lacks written as mathtext."""
+    for plain, math_form in (("₂", "$_2$"), ("⁴", "$^4$"), ("²", "$^2$")):
+        text = text.replace(plain, math_form)
+    return text
+
+
+def zone_name(zone: str, language: str) -> str:
+    """The zone's name in ``language``."""
+    return ZONE_NAMES_ZH[zone] if language == "zh" else ZONE_NAMES_EN[zone]
+
+
+def wrap_line(line: str, width: int) -> str:
+    """Wrap ``line`` at ``width`` columns (a CJK character counts as two), at a space if near."""
+    out, current = [], ""
+    for char in line:
+        if _columns(current + char) > width and current:
+            cut = current.rfind(" ")
+            if cut <= 0 or cut < len(current) - 25 or char.isspace():
+                cut = len(current)
+            out.append(current[:cut].rstrip())
+            current = current[cut:].lstrip()
+        current += char
+    out.append(current)
+    return "\n".join(out)
+
+
+def _columns(text: str) -> int:
+    return sum(2 if ord(char) > 0x2E80 else 1 for char in text)

@@ -1,0 +1,184 @@
+"""Rendering: every map and chart of a study, footnoted, saved as PNG and SVG and staged.
+
+:func:`stage_maps_and_report` draws into a :class:`~pipeline.outputs.staging.StagedOutputs`
+(``run`` stages maps and report with the tables); :func:`render_maps` re-renders them from the
+processed tables on their own (``carbon-zoning maps``).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import geopandas as gpd
+import matplotlib as mpl
+import pandas as pd
+from matplotlib.figure import Figure
+
+from pipeline.errors import InputError
+from pipeline.outputs import report
+from pipeline.outputs.figures import emission_sink_figure, plot_eec_sec, plot_landuse_bars
+from pipeline.outputs.fonts import cjk_rc
+from pipeline.outputs.labels import INDICATORS, TEXT, wrap_line
+from pipeline.outputs.maps import plot_indicator, plot_zoning
+from pipeline.outputs.provenance import Provenance, study_provenance
+from pipeline.outputs.staging import StagedOutputs
+from pipeline.outputs.tables import MapTables
+from pipeline.study.settings import Study
+
+PNG_DPI = 300
+MAP_FORMATS = ("png", "svg")  # SVG text is drawn as outlines: no font needed to view it
+REPORT_DPI = 110
+
+
+def footnote_text(provenance: Provenance, language: str, extra: str | None = None) -> str:
+    """Data sources, projection and, for synthetic inputs, a warning; one item per line."""
+    text = TEXT[language]
+    sep = "；" if language == "zh" else "; "
+    sources = [f"{text['landuse_source']} {provenance.landuse}",
+               f"{text['statistics']} {provenance.statistics}"]  # fmt: skip
+    if provenance.boundaries:
+        sources.insert(0, f"{text['boundaries']} {provenance.boundaries}")
+    colon = "：" if language == "zh" else ": "
+    lines = [text["sources"] + colon + sep.join(sources)]
+    if extra:
+        lines.append(extra)
+    lines.append(text["projection"])
+    if provenance.synthetic:
+        lines.append(text["synthetic"] + f" ({', '.join(provenance.synthetic_inputs)})")
+    return "\n".join(wrap_line(line, 150) for line in lines)
+
+
+def add_footnote(figure: Figure, text: str) -> None:
+    """Write the footnote along the bottom of ``figure``."""
+    figure.text(0.015, 0.012, text, fontsize=6.2, va="bottom", ha="left", color="#333333",
+                linespacing=1.35)  # fmt: skip
+
+
+def read_tables(study: Study, units: gpd.GeoDataFrame | None) -> MapTables:
+    """The processed tables of ``study`` with its ``units``; raise if the run has not been made."""
+    tables = {}
+    for name in ("carbon_balance", "zoning", "landuse_areas"):
+        path = study.processed_dir / f"{name}.csv"
+        if not path.is_file():
+            raise InputError(path, "not found: run `carbon-zoning run` on the study first")
+        tables[name] = pd.read_csv(path, encoding="utf-8-sig")
+    reproduction_path = study.processed_dir / "reproduction.md"
+    reproduction = None
+    if study.reference is not None and reproduction_path.is_file():
+        reproduction = reproduction_path.read_text(encoding="utf-8")
+    return MapTables(
+        tables["carbon_balance"], tables["zoning"], tables["landuse_areas"], units, reproduction
+    )
+
+
+def figures(study: Study, tables: MapTables) -> Iterator[tuple[str, Figure]]:
+    """``(file stem, figure)`` for every map and chart of the study."""
+    language, settings = study.maps.language, study.maps
+    if tables.units is not None:
+        for stem, zoning in _zonings(tables.zoning):
+            ax = plot_zoning(tables.units, zoning, language=language,
+                             title=_titled(study.name, TEXT[language]["zoning"], stem))  # fmt: skip
+            yield stem, ax.figure
+        for year, rows in tables.balance.groupby("year"):
+            for indicator in INDICATORS:
+                ax = plot_indicator(
+                    tables.units, rows, indicator, scheme=settings.classification,
+                    k=settings.classes, language=language,
+                    title=f"{study.name} {year}: {indicator.title(language)}",
+                )  # fmt: skip
+                yield f"{indicator.stem}_{year}", ax.figure
+    ax = plot_eec_sec(tables.balance, tables.zoning, study.zoning, language=language)
+    yield "eec_sec_scatter", ax.figure
+    ax = plot_landuse_bars(tables.landuse_areas, language=language)
+    yield "landuse_composition", ax.figure
+    yield (
+        "emission_sink_bars",
+        emission_sink_figure(
+            tables.balance, tables.landuse_areas, study.coefficients.sink_t_per_ha, language
+        ),
+    )
+
+
+def _zonings(zoning: pd.DataFrame) -> Iterator[tuple[str, pd.DataFrame]]:
+    if "year" not in zoning.columns:
+        yield "zoning", zoning
+        return
+    for year, rows in zoning.groupby("year"):
+        yield f"zoning_{year}", rows
+
+
+def _titled(study_name: str, title: str, stem: str) -> str:
+    year = stem.removeprefix("zoning").strip("_")
+    if title in study_name:
+        return study_name + (f" {year}" if year else "")
+    return f"{study_name}: {title}" + (f" {year}" if year else "")
+
+
+def save_figure(figure: Figure, path: Path, file_format: str, dpi: int = PNG_DPI) -> None:
+    """Save ``figure`` in ``file_format`` to ``path`` (format explicit: temp names vary)."""
+    figure.savefig(path, format=file_format, dpi=dpi, facecolor="white")
+
+
+def png_bytes(figure: Figure, dpi: int = REPORT_DPI) -> bytes:
+    """``figure`` as PNG bytes (for embedding in the report)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi, facecolor="white")
+    return buffer.getvalue()
+
+
+def stage_maps(
+    staged: StagedOutputs,
+    study: Study,
+    tables: MapTables,
+    *,
+    dpi: int = PNG_DPI,
+    formats: tuple[str, ...] = MAP_FORMATS,
+) -> dict[str, bytes]:
+    """Draw every figure into ``staged`` (``maps/<stem>.<format>``); return report PNGs."""
+    footnote = footnote_text(study_provenance(study), study.maps.language, study.maps.footnote)
+    images: dict[str, bytes] = {}
+    with mpl.rc_context(cjk_rc()):
+        for stem, figure in figures(study, tables):
+            add_footnote(figure, footnote)
+            for file_format in formats:
+                staged.write(f"maps/{stem}.{file_format}", _saver(figure, file_format, dpi))
+            images[stem] = png_bytes(figure, min(dpi, REPORT_DPI))
+    return images
+
+
+def _saver(figure: Figure, file_format: str, dpi: int) -> Callable[[Path], None]:
+    return lambda path: save_figure(figure, path, file_format, dpi)
+
+
+def render_maps(
+    study: Study,
+    units: gpd.GeoDataFrame | None,
+    *,
+    dpi: int = PNG_DPI,
+    formats: tuple[str, ...] = MAP_FORMATS,
+) -> list[Path]:
+    """Re-render every map and the HTML report from the processed tables; return the files.
+
+    PNG files are ``dpi`` dots per inch; ``formats`` names the files written per figure.
+    Everything is staged under temporary names and renamed together.
+    """
+    tables = read_tables(study, units)
+    with StagedOutputs(study.output_dir) as staged:
+        stage_maps_and_report(staged, study, tables, dpi=dpi, formats=formats)
+        written = staged.destinations
+    return written
+
+
+def stage_maps_and_report(
+    staged: StagedOutputs,
+    study: Study,
+    tables: MapTables,
+    *,
+    dpi: int = PNG_DPI,
+    formats: tuple[str, ...] = MAP_FORMATS,
+) -> None:
+    """Stage every map and the HTML report (``run`` stages them with the tables)."""
+    images = stage_maps(staged, study, tables, dpi=dpi, formats=formats)
+    report.stage_report(staged, study, tables, images)

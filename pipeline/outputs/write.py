@@ -1,0 +1,91 @@
+"""Every output of a run, staged together and renamed at once, with the run manifest last."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline.outputs import tables as table_outputs
+from pipeline.outputs.manifest import run_manifest
+from pipeline.outputs.staging import StagedOutputs
+from pipeline.outputs.tables import MapTables
+from pipeline.study.settings import Study
+
+MANIFEST_PATH = "data/processed/run.json"
+REPRODUCTION_PATH = "data/processed/reproduction.md"
+WORKBOOK_PATH = "data/processed/carbon_balance.xlsx"
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """The tabulated land-use areas kept for the next run (``None`` for an area table)."""
+
+    key: str
+    relative_path: str
+    areas: pd.DataFrame | None
+    reused: bool
+
+    def manifest(self) -> dict[str, object]:
+        """The ``landuse_cache`` entry of run.json."""
+        return {"key": self.key, "file": self.relative_path, "reused": self.reused}
+
+
+def write_outputs(
+    study: Study,
+    tables: MapTables,
+    *,
+    input_files: Mapping[str, Path],
+    notes: Sequence[str],
+    timings_s: dict[str, float],
+    cache_entry: CacheEntry | None,
+    timed: Callable[[str], AbstractContextManager[None]],
+) -> list[Path]:
+    """Stage every output of a run and rename them together; return the written files.
+
+    ``timed(stage)`` returns a context manager timing a stage (maps), whose seconds
+    ``timings_s`` holds by the time the manifest is written.
+    """
+    sheets = table_outputs.balance_sheets(tables.landuse_areas, tables.balance, tables.zoning)
+    with StagedOutputs(study.output_dir) as staged:
+        for relative, frame in table_outputs.iter_csv_outputs(sheets):
+            staged.write_csv(relative, frame)
+        if study.output.xlsx:
+            staged.write(
+                WORKBOOK_PATH,
+                lambda path: table_outputs.write_workbook(
+                    path, sheets, chinese_headers=study.output.xlsx_chinese_headers
+                ),
+            )
+        if tables.reproduction_markdown is not None:
+            staged.write_text(REPRODUCTION_PATH, tables.reproduction_markdown)
+        if tables.units is not None:
+            from pipeline.outputs import geopackage  # pyogrio and the style XML on demand
+
+            geopackage.stage_geopackage(
+                staged, study, units=tables.units, balance=tables.balance,
+                zoning=tables.zoning, landuse_areas=tables.landuse_areas,
+            )  # fmt: skip
+        if cache_entry is not None and not cache_entry.reused and cache_entry.areas is not None:
+            staged.write_csv(cache_entry.relative_path, cache_entry.areas)
+        if study.output.maps:
+            from pipeline.outputs import render  # matplotlib only when drawing
+
+            with timed("maps"):
+                render.stage_maps_and_report(staged, study, tables)
+        outputs = [str(final.relative_to(study.output_dir)) for final in staged.destinations]
+        manifest = run_manifest(
+            study=study,
+            inputs=input_files,
+            timings_s=timings_s,
+            outputs=[*outputs, MANIFEST_PATH],
+            extra={
+                "landuse_cache": cache_entry.manifest() if cache_entry else None,
+                "notes": list(notes),
+            },
+        )
+        staged.write_json(MANIFEST_PATH, manifest)
+    return [study.output_dir / output for output in manifest["outputs"]]

@@ -1,0 +1,58 @@
+"""Files written whole or not at all, and file checksums."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+from pipeline.errors import OutputError
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; it replaces ``path`` when the block succeeds.
+
+    Readers never see a half-written file; on any error the temporary file is removed and
+    ``path`` keeps what it held. OS errors become an :class:`OutputError` naming ``path``.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.stem}.{uuid.uuid4().hex}.tmp{path.suffix}")
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    except OSError as error:
+        raise OutputError(f"{path}: cannot be written ({error})") from error
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+_SHA256_MEMO: dict[tuple[str, int, int], str] = {}
+
+
+def sha256(path: Path) -> str:
+    """SHA-256 of a file (or of every file under a folder, in sorted order).
+
+    File checksums are remembered per (path, size, modification time) within a process, so
+    the cache key and the manifest hash a large raster once.
+    """
+    if path.is_file():
+        stat = path.stat()
+        memo_key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+        if memo_key not in _SHA256_MEMO:
+            _SHA256_MEMO[memo_key] = _sha256_of(path)
+        return _SHA256_MEMO[memo_key]
+    return _sha256_of(path)
+
+
+def _sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        with file.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,150 @@
+"""The study's settings: frozen, typed dataclasses built by :mod:`pipeline.study.loader`.
+
+Every value here has been checked; paths are absolute. Nothing in this module reads a file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.model.constants import (
+    DEFAULT_EEC_BREAKS,
+    DEFAULT_ENERGY_T_CO2_PER_TCE,
+    DEFAULT_RESPIRATION_T_PER_10K_PEOPLE,
+    DEFAULT_SEC_BREAKS,
+    DEFAULT_SINK_T_PER_HA,
+    DEFAULT_ZONE_MATRIX,
+)
+
+# mapclassify schemes for graduated maps ([maps] classification); the first six take k.
+MAP_CLASSIFICATIONS = (
+    "NaturalBreaks",
+    "FisherJenks",
+    "JenksCaspall",
+    "EqualInterval",
+    "Quantiles",
+    "MaximumBreaks",
+    "HeadTailBreaks",
+    "StdMean",
+    "BoxPlot",
+)
+
+
+@dataclass(frozen=True)
+class BoundarySettings:
+    """Where the reporting units come from."""
+
+    path: Path
+    layer: str | None = None
+    name_field: str = "name"
+    unit_field: str | None = None
+    encoding: str | None = None  # attribute encoding of a Shapefile without .cpg, e.g. "GBK"
+
+
+@dataclass(frozen=True)
+class LanduseSettings:
+    """Land-use input: rasters per year, or a ready area table."""
+
+    scheme: str | Path = "resdc"
+    rasters: Mapping[int, Path] = field(default_factory=dict)
+    areas: Path | None = None
+    nodata: int | None = None
+    unknown_codes: str = "error"
+    mode: str = "auto"
+
+
+@dataclass(frozen=True)
+class Coefficients:
+    """The model's coefficients (the paper's by default)."""
+
+    respiration_t_per_10k_people: float = DEFAULT_RESPIRATION_T_PER_10K_PEOPLE
+    energy_t_co2_per_tce: float = DEFAULT_ENERGY_T_CO2_PER_TCE
+    sink_t_per_ha: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_SINK_T_PER_HA))
+
+
+@dataclass(frozen=True)
+class ZoningSettings:
+    """How indices become levels and levels become zones."""
+
+    basis: str = "mean"
+    eec_definition: str = "gdp_over_emission"
+    eec_breaks: tuple[float, float] = DEFAULT_EEC_BREAKS
+    sec_breaks: tuple[float, float] = DEFAULT_SEC_BREAKS
+    matrix: Mapping[str, tuple[tuple[str, str], ...]] = field(
+        default_factory=lambda: dict(DEFAULT_ZONE_MATRIX)
+    )
+
+
+@dataclass(frozen=True)
+class MapSettings:
+    """Map rendering options."""
+
+    language: str = "zh"
+    classification: str = "NaturalBreaks"
+    classes: int = 5
+    footnote: str | None = None  # extra data-source text appended to every map footnote
+
+
+@dataclass(frozen=True)
+class OutputSettings:
+    """Extra output options."""
+
+    xlsx: bool = True
+    xlsx_chinese_headers: bool = True
+    maps: bool = True  # false: `run` skips maps and report (`carbon-zoning maps` draws them)
+
+
+@dataclass(frozen=True)
+class ComputeSettings:
+    """Where zonal tabulation runs."""
+
+    scheduler: str = "single"
+
+
+@dataclass(frozen=True)
+class Study:
+    """A validated study: every path absolute, every value checked."""
+
+    path: Path
+    name: str
+    output_dir: Path
+    statistics_path: Path
+    landuse: LanduseSettings
+    boundaries: BoundarySettings | None = None
+    reference: Path | None = None
+    reference_zoning: Path | None = None
+    reference_notes: Path | None = None
+    coefficients: Coefficients = field(default_factory=Coefficients)
+    zoning: ZoningSettings = field(default_factory=ZoningSettings)
+    maps: MapSettings = field(default_factory=MapSettings)
+    output: OutputSettings = field(default_factory=OutputSettings)
+    compute: ComputeSettings = field(default_factory=ComputeSettings)
+    statistics_sheet: str | None = None  # Excel sheet of the statistics; None: the first
+
+    @property
+    def years(self) -> tuple[int, ...]:
+        """The study's years, ascending (from the rasters; empty for an area table)."""
+        return tuple(sorted(self.landuse.rasters))
+
+    @property
+    def processed_dir(self) -> Path:
+        """``output_dir/data/processed``: tables, GeoPackage, run manifest."""
+        return self.output_dir / "data" / "processed"
+
+    @property
+    def maps_dir(self) -> Path:
+        """``output_dir/maps``: rendered maps."""
+        return self.output_dir / "maps"
+
+
+LOCAL_SCHEDULERS: tuple[str, ...] = ("single", "threads", "processes")
+DASK_SCHEDULERS: tuple[str, ...] = ("threads", "processes")
+
+
+def scheduler_problem(value: str) -> str | None:
+    """Why ``value`` is not a scheduler name (``None`` when it is one)."""
+    if value in LOCAL_SCHEDULERS or value.startswith("tcp://"):
+        return None
+    return f"must be 'single', 'threads', 'processes' or 'tcp://host:port', got {value!r}"

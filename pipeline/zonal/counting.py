@@ -1,0 +1,348 @@
+"""Counting one strip: read the codes, burn the units as pixel runs, add up (numba kernels)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+import rasterio
+from numba import njit
+from rasterio.windows import Window
+
+from pipeline.errors import InputError
+from pipeline.zonal.jobs import CODE_BINS, FLOAT_NODATA, LANES, Counts, GridJob, Layer, empty_counts
+
+
+def count_rows(
+    job: GridJob,
+    row_start: int,
+    row_stop: int,
+    datasets: Mapping[str, rasterio.DatasetReader] | None = None,
+) -> dict[int, Counts]:
+    """Count rows ``[row_start, row_stop)`` of every year of a grid (one task).
+
+    Only the columns spanned by units meeting these rows are read (whole file blocks).
+    """
+    counts = empty_counts(job)
+    boxes = job.pixel_boxes
+    inside = np.flatnonzero((boxes[:, 1] < row_stop) & (boxes[:, 3] > row_start))
+    if len(inside) == 0:
+        return counts
+    window = _window_of(job, inside, row_start, row_stop)
+    owned = datasets is None
+    if owned:
+        datasets = open_layers(job)
+    try:
+        spans = _unit_spans(job, window, inside) if job.mode == "centre" else None
+        row_area = job.row_area_m2[row_start:row_stop]
+        for layer in job.layers:
+            data, nodata_code, has_nodata = _read_codes(datasets[layer.source], window, layer)
+            c = counts[layer.year]
+            if spans is not None:
+                found = _count_spans(
+                    spans, data, int(window.col_off), nodata_code, has_nodata, row_area,
+                    c.pixels, c.area_m2, job.track_area,
+                )  # fmt: skip
+            else:
+                found = _count_exact_strip(job, window, inside, data, nodata_code, has_nodata, c)
+            if found[0] <= found[1]:
+                c.out_of_range = [int(found[0]), int(found[1])]
+        return counts
+    finally:
+        if owned:
+            for dataset in datasets.values():
+                dataset.close()
+
+
+def _window_of(job: GridJob, inside: np.ndarray, row_start: int, row_stop: int) -> Window:
+    """Columns spanned by the units ``inside``, widened to whole file blocks."""
+    block = job.block_width if job.block_width < job.width else 1
+    col_start = int(job.pixel_boxes[inside, 0].min()) // block * block
+    col_stop = min(job.width, -(-int(job.pixel_boxes[inside, 2].max()) // block) * block)
+    return Window(col_start, row_start, col_stop - col_start, row_stop - row_start)
+
+
+def _unit_spans(job: GridJob, window: Window, inside: np.ndarray) -> np.ndarray:
+    """Runs of pixels whose centre lies in each unit, over ``window``: the unit ids burnt once.
+
+    Rows of ``unit, row (in the window), first column, end column`` (end exclusive, columns
+    of the grid). Computed once per strip and counted against every year of the grid.
+    """
+    row_start, rows = int(window.row_off), int(window.height)
+    boxes = job.pixel_boxes
+    pieces = [
+        _centre_spans(i + 1, job.edges[i], int(boxes[i, 0]), int(boxes[i, 2]), row_start, rows)
+        for i in inside
+    ]
+    return np.concatenate(pieces) if pieces else np.zeros((0, 4), np.int64)
+
+
+def _read_codes(
+    dataset: rasterio.DatasetReader, window: Window, layer: Layer
+) -> tuple[np.ndarray, int, bool]:
+    """Codes of a window as integers, with the nodata code to skip."""
+    data = dataset.read(1, window=window)
+    nodata = layer.nodata
+    if layer.is_float:
+        return _float_codes(data, nodata, layer), FLOAT_NODATA, True
+    if nodata is None or not float(nodata).is_integer():
+        return data, 0, False
+    return data, int(nodata), True
+
+
+def _float_codes(data: np.ndarray, nodata: float | None, layer: Layer) -> np.ndarray:
+    """Whole-number float codes as int64; nodata and NaN become a sentinel."""
+    missing = np.isnan(data)
+    if nodata is not None:
+        missing |= data == nodata
+    fractional = ~missing & (data != np.floor(np.where(missing, 0, data)))
+    if fractional.any():
+        example = float(data[fractional][0])
+        raise InputError(
+            layer.path,
+            f"float raster holds fractional land-use codes (e.g. value {example!r}); "
+            "land-use codes must be whole numbers",
+        )
+    return np.where(missing, FLOAT_NODATA, data).astype(np.int64)
+
+
+def _count_exact_strip(
+    job: GridJob, window: Window, inside: np.ndarray, data: np.ndarray, nodata_code: int,
+    has_nodata: bool, counts: Counts,
+) -> tuple[int, int]:  # fmt: skip
+    """Coverage-weighted counts of the units ``inside`` over ``window`` (read as ``data``)."""
+    row_start, col_start = int(window.row_off), int(window.col_off)
+    boxes = job.pixel_boxes
+    row_area = job.row_area_m2[row_start : row_start + data.shape[0]]
+    low, high = np.iinfo(np.int64).max, np.iinfo(np.int64).min
+    for i in inside:
+        found = _count_exact_unit(
+            i + 1, job.edges[i], int(boxes[i, 0]), int(boxes[i, 2]), data, row_start,
+            col_start, nodata_code, has_nodata, row_area, counts.pixels, counts.area_m2,
+            job.track_area,
+        )  # fmt: skip
+        low, high = min(low, found[0]), max(high, found[1])
+    return low, high
+
+
+@njit(nogil=True, cache=True)
+def _centre_spans(unit, edges, col_min, col_max, row_start, rows):
+    """Pixel runs of one unit by GDAL's rasterize rule (``all_touched=False``).
+
+    On each row's centre line ``y = row + 0.5`` the crossings of edges with
+    ``y0 <= y < y1`` are sorted and paired (even-odd); pixel ``x`` is in a pair
+    ``[a, b)`` when ``floor(a + 0.5) <= x < floor(b + 0.5)``, i.e. its centre is inside.
+    A horizontal edge lying exactly on a centre line is burnt too, as GDAL does. This is
+    the arithmetic of GDAL's ``GDALdllImageFilledPolygon`` (which rasterstats uses) on
+    pixel coordinates computed like GDAL's inverse geotransform (see ``_pixel_edges``).
+    """
+    row_stop = row_start + rows
+    near = np.empty(edges.shape[0], np.int64)
+    n_near = 0
+    for i in range(edges.shape[0]):
+        y0, y1 = edges[i, 1], edges[i, 3]
+        if max(y0, y1) >= row_start and min(y0, y1) <= row_stop:
+            near[n_near] = i
+            n_near += 1
+    crossings = np.empty(n_near)
+    firsts = np.empty(n_near + 1, np.int64)
+    ends = np.empty(n_near + 1, np.int64)
+    spans = np.empty((max(16, 4 * rows), 4), np.int64)
+    n_spans = 0
+    for r in range(rows):
+        y = row_start + r + 0.5
+        n = 0
+        n_flat = 0
+        for j in range(n_near):
+            i = near[j]
+            if edges[i, 1] < edges[i, 3]:
+                ya, xa, yb, xb = edges[i, 1], edges[i, 0], edges[i, 3], edges[i, 2]
+            elif edges[i, 1] > edges[i, 3]:
+                ya, xa, yb, xb = edges[i, 3], edges[i, 2], edges[i, 1], edges[i, 0]
+            else:
+                if edges[i, 1] == y:  # horizontal edge on the centre line
+                    firsts[n_flat] = math.floor(min(edges[i, 0], edges[i, 2]) + 0.5)
+                    ends[n_flat] = math.floor(max(edges[i, 0], edges[i, 2]) + 0.5)
+                    n_flat += 1
+                continue
+            if ya <= y < yb:
+                crossings[n] = (y - ya) * (xb - xa) / (yb - ya) + xa
+                n += 1
+        if n < 2 and n_flat == 0:
+            continue
+        xs = np.sort(crossings[:n])
+        m = n_flat
+        for p in range(0, n - 1, 2):
+            firsts[m] = math.floor(xs[p] + 0.5)
+            ends[m] = math.floor(xs[p + 1] + 0.5)
+            m += 1
+        if n_flat > 0:  # runs may now overlap: sort by start and merge
+            order = np.argsort(firsts[:m])
+            firsts[:m] = firsts[:m][order]
+            ends[:m] = ends[:m][order]
+        k = 0
+        while k < m:
+            first, end = firsts[k], ends[k]
+            k += 1
+            while n_flat > 0 and k < m and firsts[k] <= end:
+                end = max(end, ends[k])
+                k += 1
+            first, end = max(col_min, first), min(col_max, end)
+            if first >= end:
+                continue
+            if n_spans == spans.shape[0]:
+                grown = np.empty((2 * n_spans, 4), np.int64)
+                grown[:n_spans] = spans
+                spans = grown
+            spans[n_spans, 0] = unit
+            spans[n_spans, 1] = r
+            spans[n_spans, 2] = first
+            spans[n_spans, 3] = end
+            n_spans += 1
+    return spans[:n_spans]
+
+
+@njit(inline="always", cache=True)
+def _bin(value, nodata, has_nodata, n_bins):
+    """Histogram bin of a pixel value: the code, ``n_bins`` for nodata, -1 when out of range."""
+    if has_nodata and value == nodata:
+        return n_bins
+    if value < 0 or value >= n_bins:
+        return -1
+    return value
+
+
+@njit(nogil=True, cache=True)
+def _count_spans(
+    spans, data, col_start, nodata, has_nodata, row_area_m2, pixels, area_m2, track_area,
+):  # fmt: skip
+    """Count the codes under each span into ``pixels[unit, code]``; out-of-range min, max.
+
+    Neighbouring pixels mostly share a code, so a single counter would be incremented back
+    to back, each add waiting for the previous store. Interleaved integer histograms
+    (column mod 4) break that chain; they are summed at the end (one when codes go above
+    255, to keep memory small).
+    """
+    n_bins = pixels.shape[1] - 1
+    n_lanes = LANES if n_bins <= CODE_BINS else 1
+    lanes = np.zeros((n_lanes, pixels.shape[0], n_bins + 1), np.int64)
+    low = np.iinfo(np.int64).max
+    high = np.iinfo(np.int64).min
+    for s in range(spans.shape[0]):
+        u, r = spans[s, 0], spans[s, 1]
+        cell_m2 = row_area_m2[r]
+        for x in range(spans[s, 2] - col_start, spans[s, 3] - col_start):
+            v = np.int64(data[r, x])
+            k = _bin(v, nodata, has_nodata, n_bins)
+            if k < 0:
+                low = min(low, v)
+                high = max(high, v)
+                continue
+            lanes[x & (n_lanes - 1), u, k] += 1
+            if track_area:
+                area_m2[u, k] += cell_m2
+    pixels += lanes.sum(axis=0)
+    return low, high
+
+
+@njit(nogil=True, cache=True)
+def _count_exact_unit(
+    unit, edges, col_min, col_max, data, row_start, col_start, nodata, has_nodata, row_area_m2,
+    pixels, area_m2, track_area,
+):  # fmt: skip
+    """Coverage-weighted counts of one unit over one strip; returns out-of-range min, max."""
+    rows = data.shape[0]
+    width = col_max - col_min
+    cover = np.zeros((rows, width + 2))
+    for i in range(edges.shape[0]):
+        _draw_edge(
+            cover, edges[i, 0] - col_min, edges[i, 1] - row_start,
+            edges[i, 2] - col_min, edges[i, 3] - row_start,
+        )  # fmt: skip
+    n_bins = pixels.shape[1] - 1
+    lanes = np.zeros((LANES, n_bins + 1))  # see _count_spans
+    lanes_m2 = np.zeros((LANES, n_bins + 1) if track_area else (1, 1))
+    low = np.iinfo(np.int64).max
+    high = np.iinfo(np.int64).min
+    for r in range(rows):
+        winding = 0.0
+        cell_m2 = row_area_m2[r]
+        for c in range(width):
+            winding += cover[r, c]
+            share = min(abs(winding), 1.0)
+            if share < 1e-12:
+                continue
+            v = np.int64(data[r, col_min - col_start + c])
+            k = _bin(v, nodata, has_nodata, n_bins)
+            if k < 0:
+                low = min(low, v)
+                high = max(high, v)
+                continue
+            lanes[c & (LANES - 1), k] += share
+            if track_area:
+                lanes_m2[c & (LANES - 1), k] += share * cell_m2
+    pixels[unit] += lanes.sum(axis=0)
+    if track_area:
+        area_m2[unit] += lanes_m2.sum(axis=0)
+    return low, high
+
+
+@njit(nogil=True, cache=True)
+def _draw_edge(cover, x0, y0, x1, y1):
+    """Add an edge's signed area to ``cover``; a running sum along a row gives coverage.
+
+    The signed-area accumulation of font rasterisers (font-rs): for each row the edge
+    crosses, the area between the edge and the row's right end is split over the cells it
+    passes. Rows outside ``cover`` are skipped; x must lie in ``[0, cover.shape[1] - 2]``.
+    """
+    if y0 == y1:
+        return
+    direction = 1.0
+    if y0 > y1:
+        direction = -1.0
+        x0, y0, x1, y1 = x1, y1, x0, y0
+    height = cover.shape[0]
+    if y1 <= 0.0 or y0 >= height:
+        return
+    dxdy = (x1 - x0) / (y1 - y0)
+    x = x0
+    if y0 < 0.0:
+        x -= y0 * dxdy
+    y_first = max(0, math.floor(y0))
+    y_last = min(height, math.ceil(y1))
+    for y in range(y_first, y_last):
+        dy = min(y + 1.0, y1) - max(float(y), y0)
+        x_next = x + dxdy * dy
+        d = dy * direction
+        xa, xb = (x, x_next) if x < x_next else (x_next, x)
+        xa_floor = math.floor(xa)
+        ia = int(xa_floor)
+        xb_ceil = math.ceil(xb)
+        ib = int(xb_ceil)
+        if ib <= ia + 1:
+            xmf = 0.5 * (x + x_next) - xa_floor
+            cover[y, ia] += d - d * xmf
+            cover[y, ia + 1] += d * xmf
+        else:
+            s = 1.0 / (xb - xa)
+            xa_frac = xa - xa_floor
+            a0 = 0.5 * s * (1.0 - xa_frac) ** 2
+            xb_frac = xb - xb_ceil + 1.0
+            am = 0.5 * s * xb_frac**2
+            cover[y, ia] += d * a0
+            if ib == ia + 2:
+                cover[y, ia + 1] += d * (1.0 - a0 - am)
+            else:
+                a1 = s * (1.5 - xa_frac)
+                cover[y, ia + 1] += d * (a1 - a0)
+                for xi in range(ia + 2, ib - 1):
+                    cover[y, xi] += d * s
+                a2 = a1 + (ib - ia - 3) * s
+                cover[y, ib - 1] += d * (1.0 - a2 - am)
+            cover[y, ib] += d * am
+        x = x_next
+
+
+def open_layers(job: GridJob) -> dict[str, rasterio.DatasetReader]:
+    return {layer.source: rasterio.open(layer.source) for layer in job.layers}

@@ -1,0 +1,135 @@
+"""What a grid pass needs: the modes, the tuning constants, the job and the partial counts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from affine import Affine
+
+Mode = Literal["auto", "centre", "exact"]
+MODES: tuple[str, ...] = ("auto", "centre", "exact")
+
+AUTO_EXACT_BOUNDARY_SHARE = 0.01
+"""``auto`` uses exact mode when boundary pixels exceed this share of a unit's pixels."""
+
+STRIP_TARGET_PIXELS = 4_000_000
+"""Pixels per strip (rounded to whole file blocks); bounds memory per worker."""
+
+DASK_STRIPS_PER_TASK = 8
+"""Strips per Dask task: fewer, larger tasks cut scheduling and file-opening overhead."""
+
+DASK_CONNECT_TIMEOUT_S = 30
+"""How long to try reaching a ``tcp://`` Dask scheduler before giving up."""
+
+GDAL_CACHE_MB = 64
+"""GDAL block cache during tabulation, so memory stays flat whatever the raster size."""
+
+CODE_BINS = 256
+LANES = 4  # interleaved histograms in the counting kernels (a power of two)
+MAX_CODE = 65_535
+FLOAT_NODATA = np.iinfo(np.int64).min
+
+AREA_COLUMNS = ["unit", "year", "code", "pixels", "area_ha"]
+
+
+@dataclass(frozen=True)
+class ZonalResult:
+    """Areas per (unit, year, code) and how they were obtained.
+
+    Attributes
+    ----------
+    areas
+        ``unit, year, code, pixels, area_ha``: one row per unit, year and code present.
+        ``pixels`` is a pixel count (centre) or a coverage-weighted pixel sum (exact).
+    nodata_ha
+        ``unit, year, nodata_ha``: area of nodata pixels inside each unit.
+    mode_used
+        ``"centre"`` or ``"exact"`` per year.
+    seconds
+        Wall time per grid pass, reported for each year of the pass.
+    rasterizations
+        How many times unit ids were rasterized: one per distinct grid.
+    grid_of_year
+        Index of the grid (0, 1, ...) each year was counted on.
+    """
+
+    areas: pd.DataFrame
+    nodata_ha: pd.DataFrame
+    mode_used: dict[int, str]
+    seconds: dict[int, float] = field(default_factory=dict)
+    rasterizations: int = 0
+    grid_of_year: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One year's raster within a grid pass."""
+
+    year: int
+    path: Path
+    source: str
+    nodata: float | None
+    is_float: bool
+
+
+@dataclass(frozen=True)
+class GridJob:
+    """Everything a worker needs to count a range of rows of one grid (picklable)."""
+
+    layers: tuple[Layer, ...]
+    width: int
+    height: int
+    transform: Affine
+    mode: str
+    geometries: np.ndarray  # unit i has id i + 1; in the grid's CRS, clipped to its extent
+    pixel_boxes: np.ndarray  # (K, 4) col_min, row_min, col_max, row_max (ints)
+    edges: tuple[np.ndarray, ...]  # per unit (n, 4): x0, y0, x1, y1 in pixels (col, row)
+    row_area_m2: np.ndarray
+    track_area: bool
+    block_height: int = 1
+    block_width: int = 1
+    n_bins: int = CODE_BINS
+
+    @property
+    def n_units(self) -> int:
+        return len(self.geometries)
+
+
+@dataclass
+class Counts:
+    """Partial sums for one year: column ``n_bins`` holds nodata."""
+
+    pixels: np.ndarray  # (K + 1, n_bins + 1) float64
+    area_m2: np.ndarray  # same shape when the CRS is geographic, else (1, 1)
+    out_of_range: list[int] = field(default_factory=list)  # min, max code outside the bins
+
+    def add(self, other: Counts) -> None:
+        self.pixels += other.pixels
+        self.area_m2 += other.area_m2
+        self.out_of_range = merge_range(self.out_of_range, other.out_of_range)
+
+
+def merge_range(a: list[int], b: list[int]) -> list[int]:
+    if not a or not b:
+        return a or b
+    return [min(a[0], b[0]), max(a[1], b[1])]
+
+
+def empty_counts(job: GridJob) -> dict[int, Counts]:
+    shape = (job.n_units + 1, job.n_bins + 1)
+    return {
+        layer.year: Counts(
+            pixels=np.zeros(shape),
+            area_m2=np.zeros(shape if job.track_area else (1, 1)),
+        )
+        for layer in job.layers
+    }
+
+
+def add_all(total: dict[int, Counts], partial: dict[int, Counts]) -> None:
+    for year, counts in partial.items():
+        total[year].add(counts)

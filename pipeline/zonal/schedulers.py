@@ -1,0 +1,204 @@
+"""Running a grid pass: strips over threads in this process, or Dask tasks (optional extra)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+
+import rasterio
+
+from pipeline.errors import InputError
+from pipeline.zonal.counting import count_rows, open_layers
+from pipeline.zonal.jobs import (
+    DASK_CONNECT_TIMEOUT_S,
+    DASK_STRIPS_PER_TASK,
+    GDAL_CACHE_MB,
+    MAX_CODE,
+    STRIP_TARGET_PIXELS,
+    Counts,
+    GridJob,
+    add_all,
+    empty_counts,
+    merge_range,
+)
+
+
+def _strips(job: GridJob) -> list[tuple[int, int]]:
+    """Row ranges of roughly :data:`STRIP_TARGET_PIXELS`, whole file blocks each.
+
+    Blocks taller than four strips (e.g. a GeoTIFF written as one strip) are ignored, so
+    memory stays bounded whatever the file layout.
+    """
+    block_height = job.block_height
+    if block_height * job.width > 4 * STRIP_TARGET_PIXELS:
+        block_height = 1
+    rows = max(1, STRIP_TARGET_PIXELS // max(job.width, 1))
+    rows = max(block_height, rows // block_height * block_height)
+    return [(r0, min(r0 + rows, job.height)) for r0 in range(0, job.height, rows)]
+
+
+def run_grid(job: GridJob, scheduler: str, show_progress: bool) -> dict[int, Counts]:
+    """Count every year of one grid; retried with more bins if codes exceed 255."""
+    strips = _strips(job)
+    while True:
+        with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
+            runner = _run_single if scheduler == "single" else _run_dask
+            counts = runner(job, strips, scheduler, show_progress)
+        overflow = _merge_all_ranges(counts.values())
+        if not overflow:
+            return counts
+        job = _rebin(job, counts, overflow)
+
+
+def _merge_all_ranges(counts: Iterator[Counts] | Sequence[Counts]) -> list[int]:
+    merged: list[int] = []
+    for c in counts:
+        merged = merge_range(merged, c.out_of_range)
+    return merged
+
+
+def _rebin(job: GridJob, counts: dict[int, Counts], overflow: list[int]) -> GridJob:
+    """The job again with one bin per code up to the highest found (codes above 255)."""
+    for layer in job.layers:
+        found = counts[layer.year].out_of_range
+        if found and (found[0] < 0 or found[1] > MAX_CODE):
+            value = found[0] if found[0] < 0 else found[1]
+            raise InputError(
+                layer.path,
+                f"land-use code {value} inside the units; codes must be 0..{MAX_CODE} "
+                "(or declare it as nodata)",
+            )
+    return replace(job, n_bins=int(overflow[1]) + 1)
+
+
+def _run_single(
+    job: GridJob, strips: list[tuple[int, int]], _scheduler: str, show_progress: bool
+) -> dict[int, Counts]:
+    """This process, one thread per core; GDAL reads and numba kernels release the GIL."""
+    local = threading.local()  # one set of dataset handles per thread
+    opened: list[dict[str, rasterio.DatasetReader]] = []
+
+    def work(strip: tuple[int, int]) -> dict[int, Counts]:
+        if not hasattr(local, "datasets"):
+            local.datasets = open_layers(job)
+            opened.append(local.datasets)
+        return count_rows(job, *strip, datasets=local.datasets)
+
+    n_threads = max(1, min(os.cpu_count() or 1, len(strips)))
+    total = empty_counts(job)
+    try:
+        with (
+            Progress(job, len(strips), show_progress) as bar,
+            ThreadPoolExecutor(n_threads) as pool,
+        ):
+            for partial in pool.map(work, strips):
+                add_all(total, partial)
+                bar(1)
+    finally:
+        for datasets in opened:
+            for dataset in datasets.values():
+                dataset.close()
+    return total
+
+
+def _run_dask(
+    job: GridJob, strips: list[tuple[int, int]], scheduler: str, show_progress: bool
+) -> dict[int, Counts]:
+    """Groups of strips become Dask tasks whose partial (unit, code) tables are summed."""
+    per_task = max(1, min(DASK_STRIPS_PER_TASK, len(strips) // 8))
+    chunks = [strips[i : i + per_task] for i in range(0, len(strips), per_task)]
+    total = empty_counts(job)
+    with Progress(job, len(strips), show_progress) as bar:
+        if scheduler.startswith("tcp://"):
+            _run_distributed(job, chunks, scheduler, total, bar)
+        else:
+            _run_local_dask(job, chunks, scheduler, total, bar)
+    return total
+
+
+def _run_local_dask(
+    job: GridJob,
+    chunks: list[list[tuple[int, int]]],
+    scheduler: str,
+    total: dict[int, Counts],
+    bar: Callable[[int], None],
+) -> None:
+    """Dask's local ``threads`` or ``processes`` scheduler."""
+    import dask
+    from dask.callbacks import Callback
+
+    shared = dask.delayed(job, pure=True)
+    tasks = [dask.delayed(count_strips, pure=True)(shared, chunk) for chunk in chunks]
+    sizes = {task.key: len(chunk) for task, chunk in zip(tasks, chunks, strict=True)}
+
+    class _Tick(Callback):
+        def _posttask(
+            self, key: object, result: object, dsk: object, state: object, worker_id: object
+        ) -> None:
+            bar(sizes.get(key, 0))
+
+    with _Tick():
+        partials = dask.compute(*tasks, scheduler=scheduler)
+    for partial in partials:
+        add_all(total, partial)
+
+
+def _run_distributed(
+    job: GridJob,
+    chunks: list[list[tuple[int, int]]],
+    address: str,
+    total: dict[int, Counts],
+    bar: Callable[[int], None],
+) -> None:
+    """A Dask distributed scheduler at ``address``; partials summed as they arrive."""
+    from distributed import Client, as_completed
+
+    try:
+        client = Client(address, timeout=DASK_CONNECT_TIMEOUT_S)
+    except OSError as error:
+        problem = f"scheduler = {address!r}: cannot reach the Dask scheduler ({error})"
+        raise InputError("[compute] scheduler", problem) from error
+    with client:
+        shared = client.scatter(job, broadcast=True)
+        futures = [client.submit(count_strips, shared, chunk, pure=False) for chunk in chunks]
+        sizes = {future.key: len(chunk) for future, chunk in zip(futures, chunks, strict=True)}
+        for future in as_completed(futures):
+            add_all(total, future.result())
+            bar(sizes[future.key])
+            future.release()
+
+
+def count_strips(job: GridJob, strips: Sequence[tuple[int, int]]) -> dict[int, Counts]:
+    """Count several strips of a grid in one task (datasets opened once); summed tables."""
+    total = empty_counts(job)
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
+        datasets = open_layers(job)
+        try:
+            for row_start, row_stop in strips:
+                add_all(total, count_rows(job, row_start, row_stop, datasets=datasets))
+        finally:
+            for dataset in datasets.values():
+                dataset.close()
+    return total
+
+
+class Progress:
+    """A tqdm bar per grid pass, or nothing; called with the number of strips done."""
+
+    def __init__(self, job: GridJob, total: int, show: bool) -> None:
+        self._bar = None
+        if show:
+            from tqdm import tqdm
+
+            years = ", ".join(str(layer.year) for layer in job.layers)
+            self._bar = tqdm(total=total, desc=f"land use {years}", unit="block", leave=False)
+
+    def __enter__(self) -> Callable[[int], None]:
+        return self._bar.update if self._bar is not None else (lambda _n: None)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.close()
