@@ -172,7 +172,7 @@ def validate_study(study_path: str | Path) -> Study:
     problems: list[str] = []
     readers: list[Callable[[], object]] = [
         lambda: statistics.load_statistics(study.statistics_path, sheet=study.statistics_sheet),
-        lambda: landuse.load_scheme(study.landuse.scheme),
+        lambda: study_scheme(study),
         lambda: read_units(study),
     ]
     if study.landuse.areas is not None:
@@ -245,19 +245,45 @@ def tabulate_areas(
         return cached, key, True
     from pipeline import zonal  # numba is loaded only when tabulating
 
+    scheme = study_scheme(study)
     result = zonal.tabulate(
         units,
         study.landuse.rasters,
-        nodata=study.landuse.nodata,
+        nodata=nodata_of(study, scheme),
         mode=study.landuse.mode,
         scheduler=study.compute.scheduler,
+        zero_is_code=0 in scheme.classes,
     )
     return result.areas[cache.AREA_COLUMNS], key, False
 
 
+def study_scheme(study: Study) -> landuse.Scheme:
+    """The study's land-use scheme with its ``[landuse.classes]`` overrides; per-code sink
+    coefficients must name codes of it."""
+    scheme = landuse.load_scheme(study.landuse.scheme, study.landuse.classes)
+    coefficients = study.coefficients
+    by_code = coefficients.sink_t_per_ha_by_code
+    in_table = [code for code in by_code if str(code) in coefficients.table_keys]
+    problems = []
+    groups = ((in_table, coefficients.table, True), (set(by_code) - set(in_table), None, False))
+    for codes, source, table in groups:
+        try:
+            landuse.check_coefficient_codes(scheme, codes, source or study.path, in_table=table)
+        except InputError as error:
+            problems.append(error)
+    if problems:
+        raise InputError.combined(problems)
+    return scheme
+
+
+def nodata_of(study: Study, scheme: landuse.Scheme) -> int | None:
+    """Nodata for rasters declaring none: ``[landuse] nodata``, else the scheme's."""
+    return study.landuse.nodata if study.landuse.nodata is not None else scheme.nodata
+
+
 def classify_areas(study: Study, areas: pd.DataFrame, note: Callable[[str], None]) -> pd.DataFrame:
     """Attach land classes from the study's scheme; unknown codes per the study's setting."""
-    scheme = landuse.load_scheme(study.landuse.scheme)
+    scheme = study_scheme(study)
     source = study.landuse.areas or checks.unknown_code_sources(
         areas, scheme.classes, study.landuse.rasters
     )
@@ -325,6 +351,7 @@ def compute(study: Study, inputs: Inputs, timer: Timer | None = None) -> Results
         respiration_t_per_10k_people=coefficients.respiration_t_per_10k_people,
         energy_t_co2_per_tce=coefficients.energy_t_co2_per_tce,
         sink_t_per_ha=coefficients.sink_t_per_ha,
+        sink_t_per_ha_by_code=coefficients.sink_t_per_ha_by_code,
         eec_definition=study.zoning.eec_definition,
         source=f"{study.statistics_path} with the land-use areas",
     )

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.errors import InputError
-from pipeline.model.balance import carbon_balance, share_ratio
+from pipeline.model.balance import carbon_balance, coefficient_t_per_ha, share_ratio, sinks
 from pipeline.model.constants import DEFAULT_SINK_T_PER_HA, DEFAULT_ZONE_MATRIX
 from pipeline.model.zoning import zoning_table
 from tests.conftest import TOY_AREAS, TOY_STATISTICS
@@ -143,3 +143,21 @@ def test_zones_do_not_change_when_every_sink_coefficient_is_scaled(factor: float
     after = zoning_table(toy_balance(sink_t_per_ha=scaled).reset_index(), **rule)
     pd.testing.assert_series_equal(before["zone"], after["zone"])
     np.testing.assert_allclose(before["sec"], after["sec"], rtol=1e-9)
+
+
+def test_a_per_code_coefficient_replaces_its_class_only_for_that_code() -> None:
+    areas = pd.DataFrame(
+        {
+            "unit": ["A"] * 4,
+            "year": [2020] * 4,
+            "code": [8, 1, 14, 16],
+            "class": ["forest", "forest", "cropland", "unused"],
+            "area_ha": [10.0, 20.0, 5.0, 7.0],
+        }
+    )
+    by_class = {"forest": 3.55, "cropland": 1.16}
+    coefficient = coefficient_t_per_ha(areas, by_class, {8: 2.0, 16: 0.5})
+    assert coefficient.tolist() == [2.0, 3.55, 1.16, 0.5]
+    # 10 × 2.0 + 20 × 3.55 + 5 × 1.16 + 7 × 0.5 = 20 + 71 + 5.8 + 3.5 = 100.3 t
+    assert sinks(areas, by_class, {8: 2.0, 16: 0.5})["sink_t"].item() == pytest.approx(100.3)
+    assert sinks(areas, by_class)["sink_t"].item() == pytest.approx(35.5 + 71 + 5.8)

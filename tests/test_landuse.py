@@ -8,7 +8,18 @@ import pandas as pd
 import pytest
 
 from pipeline.errors import InputError
-from pipeline.inputs.landuse import attach_classes, read_area_table, read_scheme, resdc_scheme
+from pipeline.inputs.landuse import (
+    RESDC_CODE_NAMES,
+    attach_classes,
+    builtin_scheme,
+    check_coefficient_codes,
+    code_name,
+    load_scheme,
+    read_area_table,
+    read_scheme,
+    resdc_scheme,
+)
+from pipeline.model.constants import LAND_CLASSES
 
 
 @pytest.mark.parametrize(
@@ -74,3 +85,94 @@ def test_area_table_lists_every_problem(tmp_path: Path) -> None:
     assert "column 'year': invalid value '20x0'" in message
     assert "column 'area_ha': invalid value '-3'" in message
     assert "duplicate (unit, year, code) ('A', 2020, 11)" in message
+
+
+# --- built-in schemes, overrides, per-code coefficients --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "codes", "nodata"),
+    [("resdc", 33, None), ("clcd", 9, 0), ("esa_worldcover", 11, 0), ("modis_igbp", 18, 255)],
+)
+def test_builtin_schemes_have_codes_names_and_nodata(name: str, codes: int, nodata: int) -> None:
+    scheme = builtin_scheme(name)
+    assert len(scheme.classes) == codes
+    assert scheme.nodata == nodata
+    assert set(scheme.names_zh) == set(scheme.classes) == set(scheme.names_en)
+    assert set(scheme.classes.values()) <= set(LAND_CLASSES)
+
+
+def test_resdc_scheme_file_agrees_with_the_first_digit_rule() -> None:
+    first_digit = dict(enumerate(LAND_CLASSES[:6], start=1))
+    assert resdc_scheme().classes == {
+        code: first_digit[int(str(code)[0])] for code in RESDC_CODE_NAMES
+    }
+    assert resdc_scheme().names_zh == RESDC_CODE_NAMES
+
+
+def test_modis_zero_is_water_and_mosaic_is_cropland() -> None:
+    scheme = load_scheme("modis_igbp")
+    assert scheme.classes[0] == "water" and scheme.classes[17] == "water"
+    assert scheme.classes[14] == "cropland"
+    assert code_name(14, scheme) == "农田/自然植被镶嵌"
+
+
+def test_class_overrides_replace_and_add_codes() -> None:
+    scheme = load_scheme("clcd", {9: "water", 99: "other"})
+    assert scheme.classes[9] == "water"
+    assert scheme.classes[99] == "other"
+    assert scheme.classes[1] == "cropland"
+    assert builtin_scheme("clcd").classes[9] == "unused"  # the built-in is unchanged
+
+
+def test_coefficient_code_outside_the_scheme_is_named() -> None:
+    expected = r"study\.toml: .*key '88': neither a land class nor a code of the 'modis_igbp'"
+    with pytest.raises(InputError, match=expected):
+        check_coefficient_codes(load_scheme("modis_igbp"), [8, 88], "study.toml")
+
+
+def test_codes_of_another_product_suggest_its_scheme() -> None:
+    areas = pd.DataFrame(
+        {"unit": ["A"] * 3, "year": [2020] * 3, "code": [1, 12, 16], "pixels": [5, 12, 3]}
+    )
+    with pytest.raises(InputError, match=r"'resdc'.*fits the built-in scheme\(s\) 'modis_igbp'"):
+        attach_classes(areas.assign(area_ha=1.0), resdc_scheme(), source="lu.tif")
+
+
+MODIS_CODES = (0, 1, 8, 12)  # water (MCD12C1), evergreen needleleaf, woody savanna, cropland
+
+
+def test_modis_study_with_a_per_code_coefficient(tmp_path: Path) -> None:
+    """Sink of a MODIS raster with code 8's own coefficient, against hand-computed values."""
+    from conftest import TOY_STATISTICS, write_raster, write_vector
+
+    from pipeline.api import run_study
+
+    root = tmp_path / "modis"
+    for year in (2015, 2020):  # no nodata declared: the scheme's 255; 0 is water, not nodata
+        write_raster(root, {"path": f"lu_{year}.tif", "codes": MODIS_CODES, "nodata": "none"})
+    write_vector(root, {"path": "units.gpkg"})
+    TOY_STATISTICS.to_csv(root / "statistics.csv", index=False)
+    (root / "study.toml").write_text(
+        """\
+[study]
+name = "modis"
+[boundaries]
+path = "units.gpkg"
+[landuse]
+scheme = "modis_igbp"
+rasters = { 2015 = "lu_2015.tif", 2020 = "lu_2020.tif" }
+[statistics]
+path = "statistics.csv"
+[coefficients]
+sink_t_per_ha = { "8" = 2.0 }
+""",
+        encoding="utf-8",
+    )
+    results = run_study(root / "study.toml")
+    # Each unit (10 × 20 pixels of 1 ha) holds 50 ha of each code (codes cycle along diagonals):
+    # 50 × 2.56 (water) + 50 × 3.55 (forest, code 1) + 50 × 2.0 (code 8) + 50 × 1.16 = 463.5 t
+    assert results.balance["sink_t"].tolist() == pytest.approx([463.5] * 4)
+    areas = results.landuse_areas
+    assert set(areas["code"]) == set(MODIS_CODES)
+    assert areas.groupby(["unit", "year"])["area_ha"].sum().tolist() == pytest.approx([200.0] * 4)

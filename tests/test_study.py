@@ -172,3 +172,106 @@ def test_new_keys_are_read(toy_study: MakeStudy) -> None:
     study = load_study(toy_study(text=text))
     assert study.statistics_sheet == "数据"
     assert study.output.maps is False
+
+
+# --- schemes, class overrides, per-code coefficients and the coefficient table -----------
+
+
+def _landuse(extra: str) -> str:
+    """The toy study with ``extra`` lines in its [landuse] section."""
+    from conftest import TOY_STUDY
+
+    return TOY_STUDY.replace('areas = "areas.csv"\n', f'areas = "areas.csv"\n{extra}\n')
+
+
+def test_builtin_scheme_and_class_overrides_are_read(toy_study: MakeStudy) -> None:
+    text = _landuse('scheme = "modis_igbp"\ntransitions = false\n[landuse.classes]\n14 = "other"')
+    study = load_study(toy_study(text=text))
+    assert study.landuse.scheme == "modis_igbp"
+    assert study.landuse.classes == {14: "other"}
+    assert study.landuse.transitions is False
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ('scheme = "modis"', r"\[landuse\.scheme\] unknown scheme 'modis': use a built-in one"),
+        ('[landuse.classes]\n9 = "wetland"', r"\[landuse\.classes\.9\] must be one of .*'wetland'"),
+        (
+            '[landuse.classes]\nx = "water"',
+            r"\[landuse\.classes\.x\] keys are integer raster codes",
+        ),
+        ("transitions = 'yes'", r"\[landuse\.transitions\] must be true or false, got 'yes'"),
+    ],
+)
+def test_scheme_problems_name_key_and_value(
+    toy_study: MakeStudy, extra: str, expected: str
+) -> None:
+    with pytest.raises(StudyError, match=expected):
+        load_study(toy_study(text=_landuse(extra)))
+
+
+def test_sink_keys_may_be_codes_and_the_default_source_is_the_paper(toy_study: MakeStudy) -> None:
+    study = load_study(
+        toy_study(text=_with('[coefficients]\nsink_t_per_ha = { forest = 3.0, "8" = 2.0 }\n'))
+    )
+    coefficients = study.coefficients
+    assert coefficients.sink_t_per_ha["forest"] == 3.0
+    assert coefficients.sink_t_per_ha["cropland"] == 1.16
+    assert coefficients.sink_t_per_ha_by_code == {8: 2.0}
+    assert coefficients.sink_source("8") == "study file study.toml"
+    assert "10.12677/AEP.2023.132046" in coefficients.sink_source("cropland")
+
+
+@pytest.mark.parametrize(
+    ("entry", "expected"),
+    [
+        (
+            '"8" = -2.0',
+            r"\[coefficients\.sink_t_per_ha\.8\] must be a finite number >= 0, got -2\.0",
+        ),
+        ('"8" = "two"', r"\[coefficients\.sink_t_per_ha\.8\] must be a number, got 'two'"),
+        ("mosaic = 1.0", r"\[coefficients\.sink_t_per_ha\.mosaic\] unknown land class 'mosaic'"),
+    ],
+)
+def test_bad_sink_entries(toy_study: MakeStudy, entry: str, expected: str) -> None:
+    with pytest.raises(StudyError, match=expected):
+        load_study(toy_study(text=_with(f"[coefficients]\nsink_t_per_ha = {{ {entry} }}\n")))
+
+
+def _table_study(toy_study: MakeStudy, table: str, inline: str = "") -> Path:
+    study = toy_study(text=_with(f'[coefficients]\ntable = "coefficients.csv"\n{inline}'))
+    (study.parent / "coefficients.csv").write_text(table, encoding="utf-8")
+    return study
+
+
+def test_coefficient_table_gives_values_and_sources(toy_study: MakeStudy) -> None:
+    table = "key,sink_t_per_ha,source\nforest,3.8,Fang et al. 2007\n14,0.9,Li 2020 Table 3\n"
+    coefficients = load_study(_table_study(toy_study, table)).coefficients
+    assert coefficients.sink_t_per_ha["forest"] == 3.8
+    assert coefficients.sink_t_per_ha_by_code == {14: 0.9}
+    assert coefficients.sink_source("forest") == "Fang et al. 2007"
+    assert coefficients.sink_source(14) == "Li 2020 Table 3"
+    assert coefficients.table == _table_study(toy_study, table).parent / "coefficients.csv"
+
+
+def test_coefficient_table_without_source_column(toy_study: MakeStudy) -> None:
+    study = _table_study(toy_study, "key,sink_t_per_ha\nforest,3.8\n")
+    with pytest.raises(StudyError, match=r"coefficients\.csv: missing column\(s\) \['source'\]"):
+        load_study(study)
+
+
+def test_coefficient_table_lists_every_bad_row(toy_study: MakeStudy) -> None:
+    table = (
+        "key,sink_t_per_ha,source\nforest,-1,A\nwoods,1,B\n8,abc,C\n9,1.0,\nforest,2,D\n"
+        "cropland,1.2,E\n"
+    )
+    with pytest.raises(StudyError) as caught:
+        load_study(_table_study(toy_study, table, "sink_t_per_ha = { cropland = 1.0 }\n"))
+    message = str(caught.value)
+    assert "[coefficients.csv row 2] must be a finite number >= 0, got -1.0" in message
+    assert "[coefficients.csv row 3] unknown land class 'woods'" in message
+    assert "[coefficients.csv row 4] must be a number, got 'abc'" in message
+    assert "[coefficients.csv row 5] column 'source' is empty for key '9'" in message
+    assert "[coefficients.csv row 6] key 'forest' repeats row 2" in message
+    assert "'cropland' is given both in [coefficients] table and in sink_t_per_ha" in message

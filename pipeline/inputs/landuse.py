@@ -1,15 +1,21 @@
 """Land-use class schemes: which raster code is which land class.
 
-The built-in scheme is RESDC's CNLUCC classification (中国土地利用现状遥感监测数据): two-digit
-codes 11–67 and the third-level paddy/dry-land codes 111–124, mapped to the six first-level
-classes by their first digit. A custom scheme is a CSV with columns ``code,class``.
+Built-in schemes (``pipeline/data/schemes/``, documented in docs/schemes.md): ``resdc``
+(RESDC's CNLUCC classification, 中国土地利用现状遥感监测数据: codes 11–67 and the third-level
+paddy/dry-land codes 111–124, mapped by their first digit), ``clcd``, ``esa_worldcover`` and
+``modis_igbp``. A custom scheme is a CSV with columns ``code,class``. A study's
+``[landuse.classes]`` overrides the class of single codes.
 """
 
 from __future__ import annotations
 
+import functools
 import io
+import logging
+import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from importlib.resources import files
 from pathlib import Path
 
 import pandas as pd
@@ -17,10 +23,9 @@ import pandas as pd
 from pipeline.errors import InputError
 from pipeline.inputs.encodings import read_chinese_text
 from pipeline.inputs.names import normalise_name
-from pipeline.model.constants import LAND_CLASSES
+from pipeline.model.constants import BUILTIN_SCHEMES, LAND_CLASSES
 
-_FIRST_DIGIT_CLASS = {1: "cropland", 2: "forest", 3: "grassland", 4: "water", 5: "built_up"}
-_FIRST_DIGIT_CLASS[6] = "unused"
+logger = logging.getLogger(__name__)
 
 # CNLUCC second-level classes (and the third-level cropland codes) with their Chinese names.
 RESDC_CODE_NAMES: dict[int, str] = {
@@ -38,26 +43,64 @@ RESDC_CODE_NAMES: dict[int, str] = {
 
 @dataclass(frozen=True)
 class Scheme:
-    """A land-use scheme: code -> land class, with a name for messages."""
+    """A land-use scheme: code -> land class, with a name for messages.
+
+    ``nodata`` is the product's documented nodata value (``None`` when none is documented);
+    ``names_zh`` / ``names_en`` the product's class names per code (may be empty).
+    """
 
     name: str
     classes: Mapping[int, str]
+    nodata: int | None = None
+    names_zh: Mapping[int, str] = field(default_factory=dict)
+    names_en: Mapping[int, str] = field(default_factory=dict)
 
     def unknown(self, codes: Iterable[int]) -> list[int]:
         """Codes that the scheme does not know, ascending."""
         return sorted({int(code) for code in codes} - set(self.classes))
 
+    def with_overrides(self, overrides: Mapping[int, str]) -> Scheme:
+        """The scheme with ``[landuse.classes]`` overrides applied (a new code is added)."""
+        if not overrides:
+            return self
+        classes = dict(self.classes) | {int(code): c for code, c in overrides.items()}
+        return replace(self, classes=dict(sorted(classes.items())))
+
+
+@functools.cache
+def builtin_scheme(name: str) -> Scheme:
+    """A built-in scheme (one of :data:`BUILTIN_SCHEMES`) from its CSV and TOML files."""
+    if name not in BUILTIN_SCHEMES:
+        raise ValueError(f"unknown built-in scheme {name!r}; built-in: {list(BUILTIN_SCHEMES)}")
+    folder = files("pipeline") / "data" / "schemes"
+    table = pd.read_csv(
+        io.StringIO((folder / f"{name}.csv").read_text(encoding="utf-8")),
+        dtype={"code": int},
+        keep_default_na=False,
+    )
+    meta = tomllib.loads((folder / f"{name}.toml").read_text(encoding="utf-8"))
+    codes = [int(code) for code in table["code"]]
+    return Scheme(
+        name=name,
+        classes=dict(zip(codes, table["class"], strict=True)),
+        nodata=meta.get("nodata"),
+        names_zh=dict(zip(codes, table["name_zh"], strict=True)),
+        names_en=dict(zip(codes, table["name_en"], strict=True)),
+    )
+
 
 def resdc_scheme() -> Scheme:
     """The built-in RESDC/CNLUCC scheme (first digit of the code gives the class)."""
-    classes = {code: _FIRST_DIGIT_CLASS[int(str(code)[0])] for code in RESDC_CODE_NAMES}
-    return Scheme("resdc", classes)
+    return builtin_scheme("resdc")
 
 
 def read_scheme(path: Path) -> Scheme:
-    """Read a custom scheme CSV with columns ``code,class`` (class one of LAND_CLASSES)."""
+    """Read a custom scheme CSV with columns ``code,class`` (class one of LAND_CLASSES).
+
+    Optional columns ``name_zh`` and ``name_en`` give the class names per code.
+    """
     try:
-        table = pd.read_csv(path, dtype=str, encoding="utf-8-sig")
+        table = pd.read_csv(path, dtype=str, encoding="utf-8-sig", keep_default_na=False)
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise InputError(path, f"cannot read scheme CSV: {error}") from None
     missing = {"code", "class"} - set(table.columns)
@@ -82,19 +125,63 @@ def read_scheme(path: Path) -> Scheme:
             classes[int(code_text)] = land_class
     if problems:
         raise InputError(path, problems)
-    return Scheme(path.name, classes)
+    names = {
+        column: {int(c): str(n) for c, n in zip(table["code"], table[column], strict=True)}
+        for column in ("name_zh", "name_en")
+        if column in table.columns
+    }
+    return Scheme(path.name, classes, None, names.get("name_zh", {}), names.get("name_en", {}))
 
 
-def load_scheme(scheme: str | Path) -> Scheme:
-    """The scheme a study names: ``"resdc"`` or a CSV path."""
-    if isinstance(scheme, str) and scheme == "resdc":
-        return resdc_scheme()
-    return read_scheme(Path(scheme))
+def load_scheme(scheme: str | Path, overrides: Mapping[int, str] | None = None) -> Scheme:
+    """The scheme a study names (a built-in name or a CSV path), with its class overrides."""
+    if isinstance(scheme, str) and scheme in BUILTIN_SCHEMES:
+        loaded = builtin_scheme(scheme)
+    else:
+        loaded = read_scheme(Path(scheme))
+    for code, land_class in sorted((overrides or {}).items()):
+        before = loaded.classes.get(int(code))
+        was = f"was {before!r}" if before else "a code the scheme lacks"
+        logger.info("[landuse.classes] code %s -> %r (%s)", code, land_class, was)
+    return loaded.with_overrides(overrides or {})
 
 
-def code_name(code: int) -> str:
-    """Chinese name of a RESDC code, or ``''`` for codes outside CNLUCC."""
-    return RESDC_CODE_NAMES.get(int(code), "")
+def code_name(code: int, scheme: Scheme | None = None) -> str:
+    """Chinese name of a code in ``scheme`` (RESDC by default), or ``''`` when unnamed."""
+    if scheme is None:
+        return RESDC_CODE_NAMES.get(int(code), "")
+    return str(scheme.names_zh.get(int(code), ""))
+
+
+def check_coefficient_codes(
+    scheme: Scheme, codes: Iterable[int], source: str | Path, *, in_table: bool = False
+) -> None:
+    """Raise when a per-code coefficient names a code that is not in the scheme."""
+    unknown = scheme.unknown(codes)
+    if unknown:
+        raise InputError(
+            source,
+            [
+                ("column 'key', value " if in_table else "[coefficients.sink_t_per_ha] key ")
+                + f"'{code}': neither a land class nor a code of "
+                f"the {scheme.name!r} scheme (codes: {_code_range(scheme)}; classes: "
+                f"{', '.join(LAND_CLASSES)})"
+                for code in unknown
+            ],
+        )
+
+
+def _code_range(scheme: Scheme) -> str:
+    codes = sorted(scheme.classes)
+    if len(codes) <= 12:
+        return ", ".join(map(str, codes))
+    return f"{', '.join(map(str, codes[:10]))}, … {codes[-1]}"
+
+
+def matching_builtin_schemes(codes: Iterable[int]) -> list[str]:
+    """The built-in schemes that know every one of ``codes`` (for a wrong-scheme hint)."""
+    wanted = {int(c) for c in codes}
+    return [name for name in BUILTIN_SCHEMES if not builtin_scheme(name).unknown(wanted)]
 
 
 def attach_classes(
@@ -113,19 +200,27 @@ def attach_classes(
     unknown = scheme.unknown(areas["code"].unique())
     ignored = areas[areas["code"].isin(unknown)]
     if unknown and unknown_codes == "error":
-        raise InputError(source, _describe_unknown(ignored, scheme))
+        raise InputError(source, _describe_unknown(ignored, scheme, areas["code"].unique()))
     known = areas[~areas["code"].isin(unknown)].copy()
     known["class"] = known["code"].map(scheme.classes)
     return known.reset_index(drop=True), ignored.reset_index(drop=True)
 
 
-def _describe_unknown(ignored: pd.DataFrame, scheme: Scheme) -> str:
+def _describe_unknown(ignored: pd.DataFrame, scheme: Scheme, all_codes: Iterable[int]) -> str:
     amount = "pixels" if "pixels" in ignored.columns else "area_ha"
     totals = ignored.groupby("code")[amount].sum()
     listed = ", ".join(f"{int(code)} ({value:,.0f} {amount})" for code, value in totals.items())
+    fitting = [name for name in matching_builtin_schemes(all_codes) if name != scheme.name]
+    hint = (
+        f"; every code present fits the built-in scheme(s) {', '.join(map(repr, fitting))}: "
+        "is this raster from another product? Set [landuse] scheme"
+        if fitting
+        else ""
+    )
     return (
-        f"codes not in the {scheme.name!r} land-use scheme: {listed}. Fix the raster, use a "
-        'custom scheme CSV ([landuse] scheme), or set [landuse] unknown_codes = "ignore"'
+        f"codes not in the {scheme.name!r} land-use scheme: {listed}{hint}. Fix the raster, use "
+        "another scheme ([landuse] scheme), add the codes in [landuse.classes], or set "
+        '[landuse] unknown_codes = "ignore"'
     )
 
 

@@ -5,7 +5,8 @@ For unit *i* in year *t* (the paper's Eqs. 1–7):
 - E1 = respiration × P          (t CO₂; P in 10⁴ people, respiration in t per 10⁴ people)
 - E2 = energy factor × energy   (t CO₂; energy in tce, factor in t CO₂ per tce)
 - E  = E1 + E2
-- A  = Σ_k sink_k × S_k          (t CO₂; S_k hectares of land class k, sink_k in t/ha)
+- A  = Σ_k sink_k × S_k          (t CO₂; S_k hectares of land class k, sink_k in t/ha; a
+  coefficient given per code replaces its class's for that code's land)
 - B  = E − A
 - emission and sink intensity = E / area, A / area (t/ha of the unit's total land area)
 - EEC = (Gᵢ/G) / (Eᵢ/E)         ("gdp_over_emission", default; see the reference README) or
@@ -59,28 +60,61 @@ def emissions(
     return frame
 
 
-def code_sinks(areas: pd.DataFrame, sink_t_per_ha: Mapping[str, float]) -> pd.DataFrame:
+def coefficient_t_per_ha(
+    frame: pd.DataFrame,
+    sink_t_per_ha: Mapping[str, float],
+    sink_t_per_ha_by_code: Mapping[int, float] | None = None,
+    *,
+    code: str = "code",
+    land_class: str = "class",
+) -> pd.Series:
+    """The sink coefficient (t/ha) of each row: its code's when given, else its class's.
+
+    The one rule for which coefficient a piece of land gets; classes without a coefficient
+    sink nothing. ``code`` and ``land_class`` name the columns (e.g. ``code_to``).
+    """
+    by_class = frame[land_class].map(sink_t_per_ha).astype(float)
+    if sink_t_per_ha_by_code and code in frame.columns:
+        by_code = frame[code].map(lambda c: sink_t_per_ha_by_code.get(int(c), float("nan")))
+        by_class = by_code.astype(float).fillna(by_class)
+    return by_class.fillna(0.0)
+
+
+def code_sinks(
+    areas: pd.DataFrame,
+    sink_t_per_ha: Mapping[str, float],
+    sink_t_per_ha_by_code: Mapping[int, float] | None = None,
+) -> pd.DataFrame:
     """``unit, year, class, area_ha, sink_t`` per row of ``areas``: coefficient × area.
 
-    ``areas`` has columns ``unit, year, class, area_ha`` (one row per code or class).
-    Classes without a coefficient sink nothing.
+    ``areas`` has columns ``unit, year, class, area_ha`` and (for per-code coefficients)
+    ``code``; one row per code or class. See :func:`coefficient_t_per_ha`.
     """
     frame = areas[["unit", "year", "class", "area_ha"]].copy()
-    coefficient_t_per_ha = frame["class"].map(sink_t_per_ha).fillna(0.0).astype(float)
     # (t / ha) × ha = t CO₂
-    frame["sink_t"] = coefficient_t_per_ha * frame["area_ha"]
+    frame["sink_t"] = (
+        coefficient_t_per_ha(areas, sink_t_per_ha, sink_t_per_ha_by_code) * (frame["area_ha"])
+    )
     return frame
 
 
-def sinks(areas: pd.DataFrame, sink_t_per_ha: Mapping[str, float]) -> pd.DataFrame:
+def sinks(
+    areas: pd.DataFrame,
+    sink_t_per_ha: Mapping[str, float],
+    sink_t_per_ha_by_code: Mapping[int, float] | None = None,
+) -> pd.DataFrame:
     """Total land area and A = Σ coefficient × area per (unit, year)."""
-    frame = code_sinks(areas, sink_t_per_ha)
+    frame = code_sinks(areas, sink_t_per_ha, sink_t_per_ha_by_code)
     return frame.groupby(["unit", "year"], as_index=False)[["area_ha", "sink_t"]].sum()
 
 
-def sink_by_class(areas: pd.DataFrame, sink_t_per_ha: Mapping[str, float]) -> pd.DataFrame:
+def sink_by_class(
+    areas: pd.DataFrame,
+    sink_t_per_ha: Mapping[str, float],
+    sink_t_per_ha_by_code: Mapping[int, float] | None = None,
+) -> pd.DataFrame:
     """Sink (t CO₂) per unit-year (rows) and land class (columns, in ``LAND_CLASSES`` order)."""
-    frame = code_sinks(areas, sink_t_per_ha)
+    frame = code_sinks(areas, sink_t_per_ha, sink_t_per_ha_by_code)
     table = frame.pivot_table(index=["unit", "year"], columns="class", values="sink_t",
                               aggfunc="sum", fill_value=0.0)  # fmt: skip
     return table[[c for c in LAND_CLASSES if c in table.columns]]
@@ -127,6 +161,7 @@ def carbon_balance(
     respiration_t_per_10k_people: float,
     energy_t_co2_per_tce: float,
     sink_t_per_ha: Mapping[str, float],
+    sink_t_per_ha_by_code: Mapping[int, float] | None = None,
     eec_definition: str = "gdp_over_emission",
     source: str = "study inputs",
 ) -> pd.DataFrame:
@@ -140,7 +175,12 @@ def carbon_balance(
         statistics,
         respiration_t_per_10k_people=respiration_t_per_10k_people,
         energy_t_co2_per_tce=energy_t_co2_per_tce,
-    ).merge(sinks(areas, sink_t_per_ha), on=["unit", "year"], how="left", validate="1:1")
+    ).merge(
+        sinks(areas, sink_t_per_ha, sink_t_per_ha_by_code),
+        on=["unit", "year"],
+        how="left",
+        validate="1:1",
+    )
     frame[["area_ha", "sink_t"]] = frame[["area_ha", "sink_t"]].fillna(0.0)
     _check_defined(frame, eec_definition, source)
     frame["balance_t"] = frame["emission_t"] - frame["sink_t"]

@@ -6,6 +6,9 @@ exports import it from here.
 
 from __future__ import annotations
 
+BUILTIN_SCHEMES: tuple[str, ...] = ("resdc", "clcd", "esa_worldcover", "modis_igbp")
+"""Land-use schemes shipped in ``pipeline/data/schemes/`` (docs/schemes.md)."""
+
 LAND_CLASSES: tuple[str, ...] = (
     "cropland",
     "forest",
@@ -44,6 +47,7 @@ DEFAULT_SINK_T_PER_HA: dict[str, float] = {
     "unused": 0.0,
     "other": 0.0,
 }
+DEFAULT_SINK_SOURCE = "《贵阳市碳平衡分区特征研究》 (2023), Table 1; DOI 10.12677/AEP.2023.132046"
 DEFAULT_RESPIRATION_T_PER_10K_PEOPLE = 3285.0
 DEFAULT_ENERGY_T_CO2_PER_TCE = 2.66
 

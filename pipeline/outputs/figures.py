@@ -196,10 +196,11 @@ def plot_sink_bars(
     *,
     language: str = "zh",
     ax: Axes | None = None,
+    sink_t_per_ha_by_code: Mapping[int, float] | None = None,
 ) -> Axes:
     """Stacked bars of sink by land class per unit and year (10⁴ t CO₂)."""
     ax = ax if ax is not None else Figure(figsize=(6.0, 5.0)).add_axes((0.22, 0.2, 0.72, 0.7))
-    table = sink_by_class(landuse_areas, sink_t_per_ha)
+    table = sink_by_class(landuse_areas, sink_t_per_ha, sink_t_per_ha_by_code)
     table = table[[c for c in table.columns if table[c].sum() > 0]]
     labels = [f"{unit} {year}" for unit, year in table.index]
     left = np.zeros(len(table))
@@ -227,6 +228,7 @@ def emission_sink_figure(
     landuse_areas: pd.DataFrame,
     sink_t_per_ha: Mapping[str, float],
     language: str = "zh",
+    sink_t_per_ha_by_code: Mapping[int, float] | None = None,
 ) -> Figure:
     """Emission (by source) and sink (by land class) side by side, each on its own scale.
 
@@ -236,6 +238,12 @@ def emission_sink_figure(
     left = figure.add_axes((0.09, 0.27, 0.38, 0.62))
     right = figure.add_axes((0.6, 0.27, 0.38, 0.62))
     plot_emission_bars(balance, language=language, ax=left)
-    plot_sink_bars(landuse_areas, sink_t_per_ha, language=language, ax=right)
+    plot_sink_bars(
+        landuse_areas,
+        sink_t_per_ha,
+        language=language,
+        ax=right,
+        sink_t_per_ha_by_code=sink_t_per_ha_by_code,
+    )
     figure.suptitle(TEXT[language]["bars"], fontsize=13, y=0.97)
     return figure

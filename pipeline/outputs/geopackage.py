@@ -121,7 +121,17 @@ def coefficients_table(coefficients: Coefficients) -> pd.DataFrame:
         ("sink", land_class, value, "t CO2 / ha")
         for land_class, value in coefficients.sink_t_per_ha.items()
     ]
-    return pd.DataFrame(rows, columns=["name", "land_class", "value", "unit"])
+    rows += [
+        ("sink", str(code), value, "t CO2 / ha")
+        for code, value in coefficients.sink_t_per_ha_by_code.items()
+    ]
+    table = pd.DataFrame(rows, columns=["name", "land_class", "value", "unit"])
+    # land_class holds the class or, for a per-code coefficient, the code; source per sink row
+    table["source"] = [
+        coefficients.sink_source(key) if name == "sink" else ""
+        for name, key in zip(table["name"], table["land_class"], strict=True)
+    ]
+    return table
 
 
 def plain_fields(frame: pd.DataFrame) -> pd.DataFrame:

@@ -96,7 +96,11 @@ def figures(study: Study, tables: MapTables) -> Iterator[tuple[str, Figure]]:
     yield (
         "emission_sink_bars",
         emission_sink_figure(
-            tables.balance, tables.landuse_areas, study.coefficients.sink_t_per_ha, language
+            tables.balance,
+            tables.landuse_areas,
+            study.coefficients.sink_t_per_ha,
+            language,
+            study.coefficients.sink_t_per_ha_by_code,
         ),
     )
 

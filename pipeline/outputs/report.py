@@ -25,7 +25,7 @@ from pipeline.outputs.provenance import study_provenance
 from pipeline.outputs.staging import StagedOutputs
 from pipeline.outputs.tables import MapTables
 from pipeline.runtime.versions import pipeline_version
-from pipeline.study.settings import Study
+from pipeline.study.settings import Coefficients, Study
 
 REPORT_PATH = "data/processed/report.html"
 CSS = """
@@ -98,6 +98,7 @@ def inputs_html(study: Study) -> str:
             "sink (t CO₂ / ha)",
             ", ".join(f"{k} {v:g}" for k, v in coefficients.sink_t_per_ha.items()),
         ),
+        *sink_source_rows(coefficients),
         ("zoning basis", study.zoning.basis),
         ("EEC definition", study.zoning.eec_definition),
         ("EEC breaks", ", ".join(f"{b:g}" for b in study.zoning.eec_breaks)),
@@ -106,6 +107,22 @@ def inputs_html(study: Study) -> str:
     ]
     frame = pd.DataFrame(rows, columns=["input / setting", "value"])
     return table_html(frame, numbers=False)
+
+
+def sink_source_rows(coefficients: Coefficients) -> list[tuple[str, str]]:
+    """Report rows: the per-code sink coefficients and where every sink coefficient is from."""
+    rows = []
+    if coefficients.sink_t_per_ha_by_code:
+        listed = ", ".join(f"{c} {v:g}" for c, v in coefficients.sink_t_per_ha_by_code.items())
+        rows.append(("sink per code (t CO₂ / ha; replaces its class's)", listed))
+    if coefficients.table is not None:
+        rows.append(("sink coefficient table", coefficients.table.name))
+    keys = [*coefficients.sink_t_per_ha, *map(str, coefficients.sink_t_per_ha_by_code)]
+    by_source: dict[str, list[str]] = {}
+    for key in keys:
+        by_source.setdefault(coefficients.sink_source(key), []).append(key)
+    rows += [(f"sink source: {', '.join(k)}", source) for source, k in by_source.items()]
+    return rows
 
 
 def zoning_html(zoning: pd.DataFrame) -> str:

@@ -7,6 +7,8 @@ key and value. Paths in a study file are relative to the study file.
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 import tomllib
 from collections.abc import Callable, Mapping
@@ -15,9 +17,11 @@ from typing import Any
 
 from pipeline.errors import StudyError
 from pipeline.model.constants import (
+    BUILTIN_SCHEMES,
     DEFAULT_SINK_T_PER_HA,
     DEFAULT_ZONE_MATRIX,
     EEC_DEFINITIONS,
+    LAND_CLASSES,
     LEVELS,
     ZONES,
     ZONING_BASES,
@@ -38,9 +42,23 @@ from pipeline.study.settings import (
 SECTION_KEYS: dict[str, set[str]] = {
     "study": {"name", "output_dir", "reference", "reference_zoning", "reference_notes"},
     "boundaries": {"path", "layer", "name_field", "unit_field", "encoding"},
-    "landuse": {"scheme", "rasters", "areas", "nodata", "unknown_codes", "mode"},
+    "landuse": {
+        "scheme",
+        "rasters",
+        "areas",
+        "nodata",
+        "unknown_codes",
+        "mode",
+        "classes",
+        "transitions",
+    },
     "statistics": {"path", "sheet"},
-    "coefficients": {"respiration_t_per_10k_people", "energy_t_co2_per_tce", "sink_t_per_ha"},
+    "coefficients": {
+        "respiration_t_per_10k_people",
+        "energy_t_co2_per_tce",
+        "sink_t_per_ha",
+        "table",
+    },
     "zoning": {"basis", "eec_definition", "eec_breaks", "sec_breaks", "matrix"},
     "maps": {"language", "classification", "classes", "footnote"},
     "output": {"xlsx", "xlsx_chinese_headers", "maps"},
@@ -55,6 +73,7 @@ class _Reader:
     def __init__(self, data: Mapping[str, Any], base_dir: Path) -> None:
         self.data = data
         self.base_dir = base_dir
+        self.study_name = ""
         self.problems: list[str] = []
 
     def problem(self, key: str, message: str) -> None:
@@ -134,6 +153,7 @@ def load_study(path: str | Path) -> Study:
     study_path = Path(path).resolve()
     data = _parse_toml(study_path)
     reader = _Reader(data, study_path.parent)
+    reader.study_name = study_path.name
     _check_keys(reader)
     study = _build_study(reader, study_path)
     if reader.problems:
@@ -237,10 +257,7 @@ def _encoding(reader: _Reader) -> str | None:
 
 
 def _landuse(reader: _Reader) -> LanduseSettings:
-    scheme_value = reader.get("landuse", "scheme", str, "resdc")
-    scheme: str | Path = scheme_value
-    if scheme_value != "resdc":
-        scheme = reader.existing_path("landuse", "scheme", scheme_value) or scheme_value
+    scheme = _scheme(reader)
     rasters = _rasters(reader)
     areas = reader.existing_path("landuse", "areas", reader.get("landuse", "areas", str))
     if rasters and areas is not None:
@@ -255,7 +272,37 @@ def _landuse(reader: _Reader) -> LanduseSettings:
         nodata=nodata,
         unknown_codes=reader.choice("landuse", "unknown_codes", ("error", "ignore"), "error"),
         mode=reader.choice("landuse", "mode", ("auto", "centre", "exact"), "auto"),
+        classes=_class_overrides(reader),
+        transitions=reader.get("landuse", "transitions", bool),
     )
+
+
+def _scheme(reader: _Reader) -> str | Path:
+    value = reader.get("landuse", "scheme", str, "resdc")
+    if value in BUILTIN_SCHEMES:
+        return value
+    if not Path(value).suffix:
+        reader.problem(
+            "landuse.scheme",
+            f"unknown scheme {value!r}: use a built-in one ({', '.join(BUILTIN_SCHEMES)}) "
+            "or the path of a CSV with columns code,class",
+        )
+        return "resdc"
+    return reader.existing_path("landuse", "scheme", value) or value
+
+
+def _class_overrides(reader: _Reader) -> dict[int, str]:
+    """``[landuse.classes]``: code -> land class, replacing (or adding) the scheme's class."""
+    overrides: dict[int, str] = {}
+    for code_text, land_class in reader.get("landuse", "classes", dict, {}).items():
+        key = f"landuse.classes.{code_text}"
+        if not str(code_text).strip().isdigit():
+            reader.problem(key, f"keys are integer raster codes, got {code_text!r}")
+        elif land_class not in LAND_CLASSES:
+            reader.problem(key, f"must be one of {', '.join(LAND_CLASSES)}, got {land_class!r}")
+        else:
+            overrides[int(code_text)] = land_class
+    return dict(sorted(overrides.items()))
 
 
 def _rasters(reader: _Reader) -> dict[int, Path]:
@@ -283,17 +330,133 @@ def _coefficients(reader: _Reader) -> Coefficients:
         ("energy_t_co2_per_tce", energy),
     ):
         _check_non_negative(reader, f"coefficients.{key}", value)
-    sinks = dict(DEFAULT_SINK_T_PER_HA)
-    for land_class, value in reader.get("coefficients", "sink_t_per_ha", dict, {}).items():
-        key = f"coefficients.sink_t_per_ha.{land_class}"
-        if land_class not in sinks:
-            known = ", ".join(sinks)
-            reader.problem(key, f"unknown land class {land_class!r} (known: {known})")
-        elif isinstance(value, bool) or not isinstance(value, int | float):
-            reader.problem(key, f"must be a number, got {value!r}")
-        elif _check_non_negative(reader, key, float(value)):
-            sinks[land_class] = float(value)
-    return Coefficients(respiration, energy, sinks)
+    sinks = _SinkEntries(reader)
+    table = reader.existing_path("coefficients", "table", reader.get("coefficients", "table", str))
+    if table is not None and table.is_file():
+        for where, key, value, source in _read_coefficient_table(reader, table):
+            sinks.add(where, key, value, source, origin="table")
+    study_file = f"study file {reader.study_name}"
+    for key, value in reader.get("coefficients", "sink_t_per_ha", dict, {}).items():
+        where = f"coefficients.sink_t_per_ha.{key}"
+        sinks.add(where, str(key), value, study_file, origin="sink_t_per_ha")
+    return Coefficients(
+        respiration,
+        energy,
+        sinks.by_class,
+        sink_t_per_ha_by_code=dict(sorted(sinks.by_code.items())),
+        table=table,
+        sources=sinks.sources,
+        table_keys=tuple(k for k, origin in sinks.origin.items() if origin == "table"),
+    )
+
+
+class _SinkEntries:
+    """Sink coefficients keyed by land class or by code, with the source of each."""
+
+    def __init__(self, reader: _Reader) -> None:
+        self.reader = reader
+        self.by_class: dict[str, float] = dict(DEFAULT_SINK_T_PER_HA)
+        self.by_code: dict[int, float] = {}
+        self.sources: dict[str, str] = {}
+        self.origin: dict[str, str] = {}
+
+    def add(self, where: str, key: str, value: object, source: str, *, origin: str) -> None:
+        """Check one entry (``where`` names it in messages) and keep it when valid."""
+        key = key.strip()
+        if key not in LAND_CLASSES and not key.isdigit():
+            self.reader.problem(
+                where,
+                f"unknown land class {key!r}: a key is a land class ({', '.join(LAND_CLASSES)}) "
+                "or an integer code of the land-use scheme",
+            )
+            return
+        number = _as_number(value)
+        if number is None:
+            self.reader.problem(where, f"must be a number, got {value!r}")
+            return
+        if not _check_non_negative(self.reader, where, number):
+            return
+        normal = str(int(key)) if key.isdigit() else key
+        if normal in self.origin and self.origin[normal] != origin:
+            self.reader.problem(
+                where, f"{key!r} is given both in [coefficients] table and in sink_t_per_ha"
+            )
+            return
+        self.origin[normal] = origin
+        self.sources[normal] = source
+        if key.isdigit():
+            self.by_code[int(key)] = number
+        else:
+            self.by_class[key] = number
+
+
+def _as_number(value: object) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+COEFFICIENT_TABLE_COLUMNS = ("key", "sink_t_per_ha", "source")
+
+
+def _read_coefficient_table(reader: _Reader, path: Path) -> list[tuple[str, str, str, str]]:
+    """Rows ``(where, key, value, source)`` of a coefficients CSV (``key, sink_t_per_ha,
+    source``); problems (missing columns, empty source, duplicate keys) go to ``reader``."""
+    rows = _csv_rows(reader, path)
+    if rows is None:
+        return []
+    header, *body = rows
+    header = [column.strip() for column in header]
+    missing = [column for column in COEFFICIENT_TABLE_COLUMNS if column not in header]
+    if missing:
+        reader.problem(
+            "coefficients.table",
+            f"{path}: missing column(s) {missing}; found {header}. Every coefficient needs "
+            "its source (the publication the value is taken from)",
+        )
+        return []
+    index = {column: header.index(column) for column in COEFFICIENT_TABLE_COLUMNS}
+    entries: list[tuple[str, str, str, str]] = []
+    seen: dict[str, int] = {}
+    for row_number, row in enumerate(body, start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        cells = {c: row[i].strip() if i < len(row) else "" for c, i in index.items()}
+        where = f"coefficients.table] [{path.name} row {row_number}"
+        if cells["key"] in seen:
+            reader.problem(where, f"key {cells['key']!r} repeats row {seen[cells['key']]}")
+            continue
+        seen[cells["key"]] = row_number
+        if not cells["source"]:
+            reader.problem(where, f"column 'source' is empty for key {cells['key']!r}")
+            continue
+        entries.append((where, cells["key"], cells["sink_t_per_ha"], cells["source"]))
+    return entries
+
+
+def _csv_rows(reader: _Reader, path: Path) -> list[list[str]] | None:
+    data = path.read_bytes()
+    for encoding in ("utf-8-sig", "gb18030"):  # Excel on Chinese Windows writes GB18030
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        reader.problem("coefficients.table", f"{path}: neither UTF-8 nor GB18030 text")
+        return None
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows:
+        reader.problem("coefficients.table", f"{path}: the table is empty")
+        return None
+    return rows
 
 
 def _check_non_negative(reader: _Reader, key: str, value: float) -> bool:

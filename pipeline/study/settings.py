@@ -14,6 +14,7 @@ from pipeline.model.constants import (
     DEFAULT_ENERGY_T_CO2_PER_TCE,
     DEFAULT_RESPIRATION_T_PER_10K_PEOPLE,
     DEFAULT_SEC_BREAKS,
+    DEFAULT_SINK_SOURCE,
     DEFAULT_SINK_T_PER_HA,
     DEFAULT_ZONE_MATRIX,
 )
@@ -53,6 +54,8 @@ class LanduseSettings:
     nodata: int | None = None
     unknown_codes: str = "error"
     mode: str = "auto"
+    classes: Mapping[int, str] = field(default_factory=dict)  # [landuse.classes] per-code overrides
+    transitions: bool | None = None  # None: counted when the rasters allow it
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,14 @@ class Coefficients:
     respiration_t_per_10k_people: float = DEFAULT_RESPIRATION_T_PER_10K_PEOPLE
     energy_t_co2_per_tce: float = DEFAULT_ENERGY_T_CO2_PER_TCE
     sink_t_per_ha: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_SINK_T_PER_HA))
+    sink_t_per_ha_by_code: Mapping[int, float] = field(default_factory=dict)  # overrides class
+    table: Path | None = None  # [coefficients] table (columns key, sink_t_per_ha, source)
+    sources: Mapping[str, str] = field(default_factory=dict)  # sink key (class or code) -> source
+    table_keys: tuple[str, ...] = ()  # the keys that came from the table
+
+    def sink_source(self, key: str | int) -> str:
+        """Where the sink coefficient of a class or code comes from."""
+        return self.sources.get(str(key), DEFAULT_SINK_SOURCE)
 
 
 @dataclass(frozen=True)

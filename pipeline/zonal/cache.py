@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.inputs import boundaries, rasters
+from pipeline.inputs import boundaries, landuse, rasters
 from pipeline.inputs.boundaries import SHAPEFILE_SIDECARS
 from pipeline.runtime.files import sha256
 from pipeline.runtime.versions import pipeline_version
@@ -65,6 +65,10 @@ def key_content(study: Study) -> dict[str, Any]:
         "nodata": study.landuse.nodata,
         "mode": study.landuse.mode,
         "scheme": input_checksums(scheme) if isinstance(scheme, Path) else scheme,
+        "scheme_nodata": None
+        if isinstance(scheme, Path)
+        else landuse.builtin_scheme(scheme).nodata,
+        "zero_is_code": 0 in study.landuse.classes,
     }
 
 

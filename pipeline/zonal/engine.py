@@ -47,6 +47,7 @@ def tabulate(
     mode: Mode = "auto",
     scheduler: str = "single",
     progress: bool | None = None,
+    zero_is_code: bool = False,
 ) -> ZonalResult:
     """Hectares of each land-use code in each unit, for each year's raster.
 
@@ -67,6 +68,9 @@ def tabulate(
         local schedulers) or ``"tcp://host:port"`` (a Dask distributed scheduler).
     progress
         A progress bar per grid pass; ``None`` shows it when stderr is a terminal.
+    zero_is_code
+        0 is a class of the scheme (MODIS MCD12C1 water), so pixels of value 0 in a raster
+        declaring no nodata are land, not an undeclared nodata.
 
     Raises
     ------
@@ -82,7 +86,7 @@ def tabulate(
         started = time.perf_counter()
         job = prepare_job(units, {y: infos[y] for y in years}, nodata, mode)
         counts = run_grid(job, scheduler, show_progress)
-        check_counts(job, counts)
+        check_counts(job, counts, zero_is_code=zero_is_code)
         seconds = time.perf_counter() - started
         for layer in job.layers:
             collected.add(job, layer, counts[layer.year], units["unit"].astype(str).tolist())
@@ -121,8 +125,8 @@ def group_by_grid(infos: Mapping[int, RasterInfo]) -> list[list[int]]:
     return list(groups.values())
 
 
-def check_counts(job: GridJob, counts: dict[int, Counts]) -> None:
-    """All-nodata rasters and undeclared nodata 0 are input errors."""
+def check_counts(job: GridJob, counts: dict[int, Counts], *, zero_is_code: bool = False) -> None:
+    """All-nodata rasters and undeclared nodata 0 (unless 0 is a code) are input errors."""
     problems: list[InputError] = []
     for layer in job.layers:
         pixels = counts[layer.year].pixels[1:]
@@ -140,7 +144,7 @@ def check_counts(job: GridJob, counts: dict[int, Counts]) -> None:
             problems.append(
                 InputError(layer.path, f"every pixel inside the units is nodata (nodata = {value})")
             )
-        elif layer.nodata is None and pixels[:, 0].sum() > 0:
+        elif layer.nodata is None and not zero_is_code and pixels[:, 0].sum() > 0:
             problems.append(
                 InputError(
                     layer.path,
