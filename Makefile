@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format benchmark clean
+.PHONY: demo test programs lint format benchmark clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ $(DEMO_RASTERS) &: pyproject.toml data/raw/demo_landuse_targets.csv data/raw/gui
 
 test: $(STAMP)  ## run the test suite
 	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+programs: $(STAMP)  ## the outputs in QGIS, LibreOffice and Chromium (tests/test_real_programs.py)
+	$(BIN)/python -m pytest tests/test_real_programs.py -p no:xdist
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

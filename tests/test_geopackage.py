@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -9,8 +10,9 @@ from pathlib import Path
 import pandas as pd
 import pyogrio
 import pytest
+from matplotlib.colors import to_rgb
 
-from pipeline.model.constants import ZONES
+from pipeline.model.constants import T_PER_10K_T, ZONE_NAMES_ZH, ZONES
 from pipeline.outputs import geopackage
 from pipeline.study import Study
 from tests.conftest import write_demo_tables
@@ -86,12 +88,19 @@ def test_attribute_tables_match_the_csv_outputs(gpkg: Path, demo: Study) -> None
     ]  # fmt: skip
 
 
-def test_one_default_qgis_style_per_spatial_layer(gpkg: Path) -> None:
+def _styles(gpkg: Path) -> dict[str, tuple[str, int, str, str | None]]:
+    """``layer -> (f_geometry_column, useAsDefault, styleQML, styleSLD)`` in stored order."""
     with sqlite3.connect(gpkg) as connection:
         rows = connection.execute(
             "SELECT f_table_name, f_geometry_column, useAsDefault, styleQML, styleSLD "
             "FROM layer_styles ORDER BY id"
         ).fetchall()
+    connection.close()
+    return {row[0]: row[1:] for row in rows}
+
+
+def test_one_default_qgis_style_per_layer(gpkg: Path) -> None:
+    with sqlite3.connect(gpkg) as connection:
         columns = [row[1] for row in connection.execute("PRAGMA table_info(layer_styles)")]
     connection.close()
     assert columns == [
@@ -99,42 +108,140 @@ def test_one_default_qgis_style_per_spatial_layer(gpkg: Path) -> None:
         "styleName", "styleQML", "styleSLD", "useAsDefault", "description", "owner", "ui",
         "update_time",
     ]  # fmt: skip
-    assert [row[0] for row in rows] == SPATIAL_LAYERS
-    for layer, geometry_column, default, style_qml, style_sld in rows:
+    styles = _styles(gpkg)
+    assert list(styles) == [*SPATIAL_LAYERS, *ATTRIBUTE_TABLES]
+    for layer, (geometry_column, default, style_qml, style_sld) in styles.items():
         assert default == 1
-        assert geometry_column == "geom"
-        renderer = ET.fromstring(style_qml).find("renderer-v2")
-        assert renderer is not None
+        root = ET.fromstring(style_qml)
+        renderer = root.find("renderer-v2")
         fields = set(pyogrio.read_info(gpkg, layer=layer)["fields"])
-        assert renderer.get("attr") in fields
-        ET.fromstring(style_sld)
+        if layer in SPATIAL_LAYERS:
+            assert geometry_column == "geom"
+            assert renderer is not None and renderer.get("attr") in fields
+            ET.fromstring(style_sld)
+        else:  # attribute tables: field names and precision, no symbology
+            assert (geometry_column, renderer, style_sld) == ("", None, None)
+        assert {a.get("field") for a in root.iter("alias")} <= fields
+
+
+def test_geopackage_is_version_1_2(gpkg: Path) -> None:
+    # GDAL 3.6 (QGIS LTR) warns "may only be partially supported" on 1.4 (user_version 10400)
+    with sqlite3.connect(gpkg) as connection:
+        (application_id,) = connection.execute("PRAGMA application_id").fetchone()
+        (user_version,) = connection.execute("PRAGMA user_version").fetchone()
+    connection.close()
+    assert application_id.to_bytes(4, "big") == b"GPKG"
+    assert user_version == 10200
+
+
+def test_styles_name_fields_in_chinese_with_units_and_a_precision(gpkg: Path) -> None:
+    root = ET.fromstring(_styles(gpkg)["balance_2015"][2])
+    aliases = {a.get("field"): a.get("name") for a in root.iter("alias")}
+    assert aliases["unit"] == "区县" and aliases["balance_t"] == "碳收支(t)"
+    assert aliases["area_ha"] == "面积(hm²)" and aliases["zone_zh"] == "碳平衡分区"
+    fields = pyogrio.read_info(gpkg, layer="balance_2015")["fields"].tolist()
+    assert [int(a.get("index")) for a in root.iter("alias")] == [
+        fields.index(a.get("field")) for a in root.iter("alias")
+    ]
+    precision = {
+        f.get("name"): int(o.get("value"))
+        for f in root.iter("field")
+        for o in f.iter("Option")
+        if o.get("name") == "Precision"
+    }
+    assert precision["area_ha"] == 1 and precision["balance_t"] == 0
+    assert precision["eec"] == 3 and precision["emission_intensity_t_per_ha"] == 2
+    assert "unit" not in precision and "year" not in precision
+    coefficients = ET.fromstring(_styles(gpkg)["coefficients"][2])
+    assert {a.get("field"): a.get("name") for a in coefficients.iter("alias")}["unit"] == "单位"
+
+
+def test_labels_name_the_bundled_cjk_font(gpkg: Path) -> None:
+    for layer in SPATIAL_LAYERS:
+        text_style = ET.fromstring(_styles(gpkg)[layer][2]).find(".//text-style")
+        assert text_style.get("fontFamily") == "Noto Sans CJK SC", layer
+        assert text_style.get("fieldName") == "unit"
+
+
+def test_zone_names_wherever_zone_is(gpkg: Path) -> None:
+    for layer in [*SPATIAL_LAYERS, "carbon_balance"]:
+        table = pyogrio.read_dataframe(gpkg, layer=layer, read_geometry=False)
+        columns = list(table.columns)
+        assert columns[columns.index("zone") + 1 : columns.index("zone") + 3] == [
+            "zone_zh", "zone_en",
+        ], layer  # fmt: skip
+        assert set(table["zone_zh"]) <= set(ZONE_NAMES_ZH.values()), layer
+        assert table["zone_zh"].tolist() == table["zone"].map(ZONE_NAMES_ZH).tolist()
 
 
 def test_zone_style_is_categorized_by_zone_colours(gpkg: Path) -> None:
-    with sqlite3.connect(gpkg) as connection:
-        (style,) = connection.execute(
-            "SELECT styleQML FROM layer_styles WHERE f_table_name = 'units'"
-        ).fetchone()
-    connection.close()
+    style = _styles(gpkg)["units"][2]
     renderer = ET.fromstring(style).find("renderer-v2")
     assert renderer.get("type") == "categorizedSymbol" and renderer.get("attr") == "zone"
     assert [c.get("value") for c in renderer.iter("category")] == list(ZONES)
     assert "碳汇功能区" in style
 
 
-def test_balance_style_is_graduated_and_covers_every_value(gpkg: Path) -> None:
-    values = pyogrio.read_dataframe(gpkg, layer="balance_2015")["balance_t"]
-    with sqlite3.connect(gpkg) as connection:
-        (style,) = connection.execute(
-            "SELECT styleQML FROM layer_styles WHERE f_table_name = 'balance_2015'"
-        ).fetchone()
-    connection.close()
-    renderer = ET.fromstring(style).find("renderer-v2")
+def _ranges(style_qml: str) -> list[tuple[float, float, str]]:
+    renderer = ET.fromstring(style_qml).find("renderer-v2")
     assert renderer.get("type") == "graduatedSymbol"
     assert renderer.get("attr") == geopackage.GRADUATED_FIELD
-    ranges = [(float(r.get("lower")), float(r.get("upper"))) for r in renderer.iter("range")]
-    for value in values:
-        assert any(low <= value <= high for low, high in ranges), value
+    return [
+        (float(r.get("lower")), float(r.get("upper")), r.get("label"))
+        for r in renderer.iter("range")
+    ]
+
+
+def test_balance_classes_are_shared_contiguous_and_cover_every_year(gpkg: Path) -> None:
+    styles = _styles(gpkg)
+    ranges = _ranges(styles["balance_2015"][2])
+    assert _ranges(styles["balance_2020"][2]) == ranges
+    assert len(ranges) >= 2
+    assert all(lower < upper for lower, upper, _ in ranges)
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))
+    values = pd.concat(
+        pyogrio.read_dataframe(gpkg, layer=layer)["balance_t"] for layer in SPATIAL_LAYERS[1:]
+    )
+    assert ranges[0][0] <= values.min() and values.max() <= ranges[-1][1]
+    # the two years' units do not all fall in the same classes (or the maps look alike)
+    classes = {
+        layer: [
+            next(i for i, (lo, hi, _) in enumerate(ranges) if lo <= v <= hi)
+            for v in pyogrio.read_dataframe(gpkg, layer=layer).sort_values("unit")["balance_t"]
+        ]
+        for layer in SPATIAL_LAYERS[1:]
+    }
+    assert classes["balance_2015"] != classes["balance_2020"]
+
+
+def test_balance_class_labels_are_in_the_maps_unit(gpkg: Path) -> None:
+    ranges = _ranges(_styles(gpkg)["balance_2015"][2])
+    for lower, upper, label in ranges:
+        assert label.endswith("万t CO₂"), label
+        low, high = (float(n.replace(",", "")) for n in label.split()[0:3:2])
+        assert (low, high) == pytest.approx((lower * T_PER_10K_T, upper * T_PER_10K_T))
+
+
+def test_shared_balance_classes_by_hand() -> None:
+    # 2 years x 3 units in 万t: {1.0, 1.2} {5.0, 5.5} {9.0, 9.9}; equal intervals of the
+    # pooled range 1.0..9.9 (width 2.967) with k=3 give the three pairs as classes
+    balance = pd.DataFrame({"balance_t": [1.0e4, 5.0e4, 9.0e4, 1.2e4, 5.5e4, 9.9e4]})
+    edges, labels, colours = geopackage.shared_balance_classes(balance, "EqualInterval", 3)
+    # smallest gap 9.0 - 5.5 = 3.5 -> 1 decimal; inner edges halfway between neighbouring
+    # classes (1.2|5.0 -> 3.1; 5.5|9.0 -> 7.25 -> 7.2), outer edges the extremes
+    assert edges == pytest.approx([1.0e4, 3.1e4, 7.2e4, 9.9e4])
+    assert labels == ["1.0 – 3.1 万t CO₂", "3.1 – 7.2 万t CO₂", "7.2 – 9.9 万t CO₂"]
+    assert len(colours) == 3 and len(set(colours)) == 3
+
+
+def test_balance_classes_diverge_only_across_zero() -> None:
+    positive = pd.DataFrame({"balance_t": [1.0e4, 2.0e4, 3.0e4, 4.0e4]})
+    both = pd.DataFrame({"balance_t": [-2.0e4, -1.0e4, 3.0e4, 4.0e4]})
+    *_, reds = geopackage.shared_balance_classes(positive, "EqualInterval", 2)
+    *_, sides = geopackage.shared_balance_classes(both, "EqualInterval", 2)
+    assert all(to_rgb(c)[0] >= to_rgb(c)[2] for c in reds)  # all red: no blue for > 0
+    blue, red = to_rgb(sides[0]), to_rgb(sides[-1])
+    assert blue[2] > blue[0] and red[0] > red[2]
 
 
 def test_metadata_names_the_study_and_says_synthetic(gpkg: Path) -> None:

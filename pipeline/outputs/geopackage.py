@@ -16,6 +16,8 @@ Fields are plain numbers and strings only, so every GIS reads them.
 
 from __future__ import annotations
 
+import itertools
+import math
 import os
 import sqlite3
 from collections.abc import Mapping, Sequence
@@ -31,6 +33,7 @@ from matplotlib.colors import to_rgb
 
 from pipeline.model.constants import CLASS_NAMES_ZH, ZONE_NAMES_EN, ZONE_NAMES_ZH, ZONES
 from pipeline.outputs import classes as classification
+from pipeline.outputs.labels import COLUMN_INFO, COLUMN_NAMES_ZH, INDICATORS, Indicator
 from pipeline.outputs.provenance import Provenance, study_provenance
 from pipeline.outputs.staging import StagedOutputs
 from pipeline.runtime.versions import pipeline_version
@@ -38,6 +41,21 @@ from pipeline.study.settings import Coefficients, Study
 
 GEOPACKAGE_PATH = "data/processed/carbon_balance.gpkg"
 GRADUATED_FIELD = "balance_t"
+# GeoPackage 1.2: what GDAL 3.6 (QGIS 3.22/3.28 LTR) reads without "may only be partially
+# supported"; newer GDAL writes 1.4 by default. Nothing here needs a newer version.
+GPKG_VERSION = "1.2"
+QML_VERSION = "3.22.0"
+# QGIS names one label font; where it is not installed Qt falls back to a system font with
+# the glyphs (Microsoft YaHei, PingFang SC, WenQuanYi, ...). The maps use the same font.
+LABEL_FONT = "Noto Sans CJK SC"
+# The coefficients table's own column meanings (its "unit" is the coefficient's unit).
+COEFFICIENT_ALIASES = {
+    "name": "系数",
+    "land_class": "一级地类或地类代码",
+    "value": "系数值",
+    "unit": "单位",
+    "source": "来源",
+}
 OUTLINE_RGB = "51,51,51,255"
 LAYER_STYLES_DDL = """
 CREATE TABLE IF NOT EXISTS layer_styles (
@@ -91,11 +109,18 @@ def balance_layers(units: gpd.GeoDataFrame, balance: pd.DataFrame) -> dict[str, 
 
 
 def _with_zone_names(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    out = frame.copy()
-    out["zone_zh"] = out["zone"].map(ZONE_NAMES_ZH)
-    out["zone_en"] = out["zone"].map(ZONE_NAMES_EN)
+    out = with_zone_names(pd.DataFrame(frame))
     columns = [c for c in out.columns if c != "geometry"] + ["geometry"]
     return gpd.GeoDataFrame(out[columns], geometry="geometry", crs=frame.crs)
+
+
+def with_zone_names(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with ``zone_zh`` and ``zone_en`` (the zone's names) right after ``zone``."""
+    out = frame.drop(columns=["zone_zh", "zone_en"], errors="ignore")
+    at = list(out.columns).index("zone") + 1
+    out.insert(at, "zone_en", out["zone"].map(ZONE_NAMES_EN))
+    out.insert(at, "zone_zh", out["zone"].map(ZONE_NAMES_ZH))
+    return out
 
 
 def statistics_table(balance: pd.DataFrame) -> pd.DataFrame:
@@ -164,14 +189,64 @@ def zone_rules() -> list[StyleRule]:
     ]
 
 
-def graduated_rules(values: Sequence[float], scheme: str, k: int) -> list[StyleRule]:
-    """Diverging classes of ``balance_t`` around 0, as on the balance maps."""
-    classes = classification.classify_values(values, scheme=scheme, k=k, cmap="RdBu_r", centre=0.0)
-    rules = []
-    for lower, upper, colour in zip(classes.lower, classes.upper, classes.colours, strict=True):
-        label = f"{lower:,.0f} – {upper:,.0f} t CO2"
-        rules.append(StyleRule(label, colour, lower=lower, upper=upper))
-    return rules
+def balance_indicator() -> Indicator:
+    """The mapped indicator the balance layers are graduated on (``balance_t``)."""
+    return next(i for i in INDICATORS if i.column == GRADUATED_FIELD)
+
+
+def shared_balance_classes(
+    balance: pd.DataFrame, scheme: str, k: int
+) -> tuple[list[float], list[str], list[str]]:
+    """``balance_t`` classes shared by every year: (edges in t CO2, labels in 万t, colours).
+
+    The values of all years are pooled and classed in the maps' unit (万t CO2, as on the
+    balance maps). The classes are contiguous: an inner edge lies between the largest value
+    of one class and the smallest of the next, rounded to the decimals the labels show; the
+    outer edges are the extremes rounded outwards. The ramp diverges around 0 only when the
+    values lie on both sides of it.
+    """
+    indicator = balance_indicator()
+    shown = balance[GRADUATED_FIELD].dropna().to_numpy(dtype=float) * indicator.scale
+    straddles = bool((shown < 0).any() and (shown > 0).any())
+    cmap = indicator.cmap if straddles else ("Reds" if shown.min() >= 0 else "Blues_r")
+    classes = classification.classify_values(
+        shown, scheme=scheme, k=k, cmap=cmap, centre=0.0 if straddles else None
+    )
+    members = [m for m in classes.member_ranges(shown) if m is not None]
+    decimals = _label_decimals(members)
+    edges = [math.floor(members[0][0] * 10**decimals) / 10**decimals]
+    for (_, largest), (smallest, _) in itertools.pairwise(members):
+        edge = round((largest + smallest) / 2.0, decimals)
+        edges.append(edge if largest <= edge < smallest else (largest + smallest) / 2.0)
+    edges.append(math.ceil(members[-1][1] * 10**decimals) / 10**decimals)
+    if len(edges) == 2 and edges[0] == edges[1]:  # one value only: a class of width > 0
+        edges[1] += 10**-decimals
+    colours = [c for c, m in zip(classes.colours, classes.member_ranges(shown), strict=True) if m]
+    unit = indicator.unit("zh")
+    labels = [
+        f"{lower:,.{decimals}f} – {upper:,.{decimals}f} {unit}"
+        for lower, upper in itertools.pairwise(edges)
+    ]
+    return [edge / indicator.scale for edge in edges], labels, colours
+
+
+def _label_decimals(members: Sequence[tuple[float, float]]) -> int:
+    """Decimals that tell the gap between neighbouring classes apart (0 to 4)."""
+    gaps = [after[0] - here[1] for here, after in itertools.pairwise(members)]
+    spread = members[-1][1] - members[0][0]
+    step = min([g for g in gaps if g > 0] + [spread if spread > 0 else 1.0])
+    return int(min(4, max(0, 1 - math.floor(math.log10(step)))))
+
+
+def graduated_rules(balance: pd.DataFrame, scheme: str, k: int) -> list[StyleRule]:
+    """The balance layers' graduated classes (one set for every year), as style rules."""
+    edges, labels, colours = shared_balance_classes(balance, scheme, k)
+    return [
+        StyleRule(label, colour, lower=lower, upper=upper)
+        for (lower, upper), label, colour in zip(
+            itertools.pairwise(edges), labels, colours, strict=True
+        )
+    ]
 
 
 def _rgba(colour: str) -> str:
@@ -201,15 +276,52 @@ def _symbol_xml(name: str, colour: str) -> str:
 def _labeling_xml(field: str) -> str:
     return (
         '<labeling type="simple"><settings calloutType="simple">'
-        f'<text-style fieldName="{field}" fontSize="9" fontSizeUnit="Point" '
-        'textColor="0,0,0,255" isExpression="0"/>'
+        f'<text-style fieldName="{field}" fontFamily={quoteattr(LABEL_FONT)} '
+        'namedStyle="Regular" fontWeight="50" fontItalic="0" fontSize="9" '
+        'fontSizeUnit="Point" textColor="0,0,0,255" textOpacity="1" isExpression="0"/>'
         '<text-buffer bufferDraw="1" bufferSize="1" bufferColor="255,255,255,255"/>'
         '<placement placement="1"/></settings></labeling>'
     )
 
 
-def qml(field: str, rules: Sequence[StyleRule], *, label_field: str = "unit") -> str:
-    """A QGIS style (QML): categorized when the rules have values, else graduated."""
+def field_aliases(
+    fields: Sequence[str], overrides: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Chinese field names with units (``区县``, ``碳收支(t)``) of ``fields`` that have one."""
+    names = {**COLUMN_NAMES_ZH, **(overrides or {})}
+    return {field: names[field] for field in fields if field in names}
+
+
+def fields_xml(fields: Sequence[str], overrides: Mapping[str, str] | None = None) -> str:
+    """QML ``<fieldConfiguration>`` (display precision of numbers) and ``<aliases>``."""
+    aliases = field_aliases(fields, overrides)
+    configured = []
+    for field in fields:
+        info = COLUMN_INFO.get(field)
+        if info is None or info.decimals is None or field in (overrides or {}):
+            continue
+        options = (
+            '<Option type="bool" name="AllowNull" value="true"/>'
+            f'<Option type="int" name="Precision" value="{info.decimals}"/>'
+            f'<Option type="double" name="Step" value="{10.0**-info.decimals!r}"/>'
+            '<Option type="QString" name="Style" value="SpinBox"/>'
+        )
+        configured.append(
+            f'<field name={quoteattr(field)} configurationFlags="None"><editWidget type="Range">'
+            f'<config><Option type="Map">{options}</Option></config></editWidget></field>'
+        )
+    alias_items = "".join(
+        f'<alias field={quoteattr(field)} index="{index}" name={quoteattr(aliases[field])}/>'
+        for index, field in enumerate(fields)
+        if field in aliases
+    )
+    return (
+        f"<fieldConfiguration>{''.join(configured)}</fieldConfiguration>"
+        f"<aliases>{alias_items}</aliases>"
+    )
+
+
+def _renderer_xml(field: str, rules: Sequence[StyleRule]) -> str:
     symbols = "".join(_symbol_xml(str(i), rule.colour) for i, rule in enumerate(rules))
     if all(rule.value is not None for rule in rules):
         items = "".join(
@@ -217,26 +329,48 @@ def qml(field: str, rules: Sequence[StyleRule], *, label_field: str = "unit") ->
             f"label={quoteattr(rule.label)}/>"
             for i, rule in enumerate(rules)
         )
-        renderer = (
+        return (
             f'<renderer-v2 type="categorizedSymbol" attr="{field}" symbollevels="0" '
             f'enableorderby="0" forceraster="0"><categories>{items}</categories>'
             f"<symbols>{symbols}</symbols></renderer-v2>"
         )
-    else:
-        items = "".join(
-            f'<range render="true" symbol="{i}" lower="{rule.lower!r}" upper="{rule.upper!r}" '
-            f"label={quoteattr(rule.label)}/>"
-            for i, rule in enumerate(rules)
-        )
-        renderer = (
-            f'<renderer-v2 type="graduatedSymbol" attr="{field}" graduatedMethod="GraduatedColor" '
-            f'symbollevels="0" enableorderby="0" forceraster="0"><ranges>{items}</ranges>'
-            f'<symbols>{symbols}</symbols><classificationMethod id="Custom"/></renderer-v2>'
-        )
+    items = "".join(
+        f'<range render="true" symbol="{i}" lower="{rule.lower!r}" upper="{rule.upper!r}" '
+        f"label={quoteattr(rule.label)}/>"
+        for i, rule in enumerate(rules)
+    )
+    return (
+        f'<renderer-v2 type="graduatedSymbol" attr="{field}" graduatedMethod="GraduatedColor" '
+        f'symbollevels="0" enableorderby="0" forceraster="0"><ranges>{items}</ranges>'
+        f'<symbols>{symbols}</symbols><classificationMethod id="Custom"/></renderer-v2>'
+    )
+
+
+def qml(
+    field: str,
+    rules: Sequence[StyleRule],
+    *,
+    label_field: str = "unit",
+    fields: Sequence[str] = (),
+) -> str:
+    """A QGIS style (QML): categorized when the rules have values, else graduated.
+
+    ``fields`` (the layer's fields in order) get Chinese aliases and a display precision.
+    """
     return (
         "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
-        '<qgis version="3.28.0" styleCategories="Symbology|Labeling">'
-        f"{renderer}{_labeling_xml(label_field)}<layerGeometryType>2</layerGeometryType></qgis>"
+        f'<qgis version="{QML_VERSION}" styleCategories="Symbology|Labeling|Fields|Forms">'
+        f"{fields_xml(fields)}{_renderer_xml(field, rules)}{_labeling_xml(label_field)}"
+        "<layerGeometryType>2</layerGeometryType></qgis>"
+    )
+
+
+def table_qml(fields: Sequence[str], overrides: Mapping[str, str] | None = None) -> str:
+    """A QGIS style for an attribute table: Chinese aliases and display precision only."""
+    return (
+        "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
+        f'<qgis version="{QML_VERSION}" styleCategories="Fields|Forms">'
+        f"{fields_xml(fields, overrides)}<layerGeometryType>4</layerGeometryType></qgis>"
     )
 
 
@@ -306,8 +440,9 @@ def _write_layer(
     dataset_tags: Mapping[str, str] | None = None,
 ) -> None:
     kwargs: dict[str, object] = {}
-    if dataset_tags is not None:
+    if dataset_tags is not None:  # the first layer creates the file
         kwargs["dataset_metadata"] = dict(dataset_tags)
+        kwargs["dataset_options"] = {"VERSION": GPKG_VERSION}
     pyogrio.write_dataframe(
         plain_fields(frame),
         path,
@@ -319,8 +454,12 @@ def _write_layer(
     )
 
 
-def write_styles(path: Path, styles: Mapping[str, tuple[str, str, str]]) -> None:
-    """Add ``layer_styles`` rows (``layer -> (description, qml, sld)``), each the default."""
+def write_styles(path: Path, styles: Mapping[str, tuple[str, str, str | None]]) -> None:
+    """Add ``layer_styles`` rows (``layer -> (description, qml, sld)``), each the default.
+
+    Attribute tables (no geometry column) are stored with an empty ``f_geometry_column``,
+    which is how QGIS looks their default style up.
+    """
     with sqlite3.connect(path) as connection:
         connection.execute(LAYER_STYLES_DDL)
         geometry_columns = dict(
@@ -331,7 +470,7 @@ def write_styles(path: Path, styles: Mapping[str, tuple[str, str, str]]) -> None
                 "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, "
                 "f_geometry_column, styleName, styleQML, styleSLD, useAsDefault, description, "
                 "owner, ui) VALUES ('', '', ?, ?, ?, ?, ?, 1, ?, 'carbon-balance-zoning', NULL)",
-                (layer, geometry_columns[layer], layer, style_qml, style_sld, description),
+                (layer, geometry_columns.get(layer, ""), layer, style_qml, style_sld, description),
             )
         connection.execute(
             "INSERT OR REPLACE INTO gpkg_contents (table_name, data_type, identifier, "
@@ -367,19 +506,26 @@ def write_geopackage(
         description = f"{study_name}: carbon-balance zoning per unit.{note}"
         _write_layer(work, layer, "units", description, dataset_metadata(study_name, provenance))
         zones = zone_rules()
-        styles = {"units": ("categorized on zone", qml("zone", zones), sld("units", "zone", zones))}
+        styles: dict[str, tuple[str, str, str | None]] = {
+            "units": (
+                "categorized on zone",
+                qml("zone", zones, fields=_fields(layer)),
+                sld("units", "zone", zones),
+            )
+        }
+        rules = graduated_rules(balance, classification_scheme, classes)  # shared by all years
         for name, frame in balance_layers(units, balance).items():
             _write_layer(work, frame, name, f"{study_name}: carbon balance {name[-4:]}.{note}")
-            rules = graduated_rules(frame[GRADUATED_FIELD].dropna(), classification_scheme, classes)
             styles[name] = (
-                f"graduated on {GRADUATED_FIELD} (t CO2)",
-                qml(GRADUATED_FIELD, rules),
+                f"graduated on {GRADUATED_FIELD}, classes shared by every year (万t CO2)",
+                qml(GRADUATED_FIELD, rules, fields=_fields(frame)),
                 sld(name, GRADUATED_FIELD, rules),
             )
-        for name, (frame, description) in attribute_tables(
-            balance, landuse_areas, coefficients
-        ).items():
+        tables = attribute_tables(balance, landuse_areas, coefficients)
+        for name, (frame, description) in tables.items():
             _write_layer(work, frame, name, f"{study_name}: {description}.{note}")
+            overrides = COEFFICIENT_ALIASES if name == "coefficients" else None
+            styles[name] = ("field names and precision", table_qml(_fields(frame), overrides), None)
         write_styles(work, styles)
         os.replace(work, path)
     finally:
@@ -391,11 +537,19 @@ def attribute_tables(
 ) -> dict[str, tuple[pd.DataFrame, str]]:
     """The non-spatial tables by layer name, each with a description."""
     return {
-        "carbon_balance": (balance, "carbon balance per unit and year (t CO2, ha, t CO2/ha)"),
+        "carbon_balance": (
+            with_zone_names(balance),
+            "carbon balance per unit and year (t CO2, ha, t CO2/ha)",
+        ),
         "landuse_areas": (landuse_table(landuse_areas), "land-use area per unit, year, code (ha)"),
         "statistics": (statistics_table(balance), "population, GDP and energy per unit and year"),
         "coefficients": (coefficients_table(coefficients), "model coefficients"),
     }
+
+
+def _fields(frame: pd.DataFrame) -> list[str]:
+    """The layer's attribute fields in order (the geometry column is not a field)."""
+    return [str(column) for column in frame.columns if column != "geometry"]
 
 
 def stage_geopackage(

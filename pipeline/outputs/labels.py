@@ -34,6 +34,56 @@ COLUMN_NAMES_ZH: dict[str, str] = {
     "sec_level": "生态贡献率等级",
     "zone": "分区代码",
     "zone_zh": "碳平衡分区",
+    "zone_en": "碳平衡分区(英文)",
+    "class_zh": "一级地类(中文)",
+}
+
+
+@dataclass(frozen=True)
+class ColumnInfo:
+    """What a table column holds: its unit, the decimals shown, and what it means (中/En)."""
+
+    unit: str
+    decimals: int | None  # None: text, or an integer shown without thousands separators
+    meaning: str
+
+
+# One entry per column of COLUMN_NAMES_ZH: the workbook's 说明 sheet, the QGIS field
+# precision and the number formats of the workbook come from here.
+COLUMN_INFO: dict[str, ColumnInfo] = {
+    "unit": ColumnInfo("", None, "报告单元(区县)名称 / reporting unit (county)"),
+    "year": ColumnInfo("", None, "年份 / year"),
+    "code": ColumnInfo("", None, "土地利用分类代码 / land-use class code of the scheme"),
+    "code_name": ColumnInfo("", None, "地类代码的名称 / name of the land-use code"),
+    "class": ColumnInfo("", None, "一级地类 id / first-level land class id"),
+    "area_ha": ColumnInfo("hm²", 1, "面积 / area (1 hm² = 1 ha)"),
+    "pixels": ColumnInfo("像元", 0, "计数的栅格像元数 / raster pixels counted"),
+    "population_10k": ColumnInfo("万人", 2, "常住人口 / resident population (10⁴ people)"),
+    "gdp_100m_yuan": ColumnInfo("亿元", 2, "地区生产总值 / GDP (10⁸ yuan)"),
+    "energy_tce": ColumnInfo("t 标准煤", 0, "能源消费总量 / energy use (t coal equivalent)"),
+    "emission_respiration_t": ColumnInfo(
+        "t CO₂/a", 0, "人口呼吸排放 = 常住人口 × 系数 / respiration = population × coefficient"
+    ),
+    "emission_energy_t": ColumnInfo(
+        "t CO₂/a", 0, "能源排放 = 能源消费 × 系数 / energy emission = energy use × coefficient"
+    ),
+    "emission_t": ColumnInfo("t CO₂/a", 0, "碳排放总量 E / total emission E"),
+    "sink_t": ColumnInfo(
+        "t CO₂/a", 0, "碳汇总量 A = Σ 系数 × 面积 / sink A = Σ coefficient × area"
+    ),
+    "balance_t": ColumnInfo("t CO₂/a", 0, "碳收支 E − A (正值为净排放) / balance E − A"),
+    "emission_intensity_t_per_ha": ColumnInfo(
+        "t CO₂/hm²", 2, "碳排放强度 = E / 面积 / emission per hectare"
+    ),
+    "sink_intensity_t_per_ha": ColumnInfo("t CO₂/hm²", 2, "碳汇强度 = A / 面积 / sink per hectare"),
+    "eec": ColumnInfo("", 3, "碳排放经济贡献率 EEC / economic contribution coefficient"),
+    "sec": ColumnInfo("", 3, "碳吸收生态贡献率 SEC / ecological support coefficient"),
+    "eec_level": ColumnInfo("", None, "EEC 等级 low/medium/high / EEC level"),
+    "sec_level": ColumnInfo("", None, "SEC 等级 low/medium/high / SEC level"),
+    "zone": ColumnInfo("", None, "碳平衡分区 id / zone id"),
+    "zone_zh": ColumnInfo("", None, "碳平衡分区名称 / zone name (Chinese)"),
+    "zone_en": ColumnInfo("", None, "碳平衡分区英文名 / zone name (English)"),
+    "class_zh": ColumnInfo("", None, "一级地类中文名 / land class (Chinese)"),
 }
 TEXT: dict[str, dict[str, str]] = {
     "zh": {
