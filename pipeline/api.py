@@ -228,6 +228,14 @@ def read_units(study: Study) -> gpd.GeoDataFrame | None:
     return boundaries.read_study_units(study.boundaries)
 
 
+def read_unit_layer(study: Study) -> boundaries.UnitLayer | None:
+    """The study's reporting units with the units dissolved from features that do not touch,
+    or ``None`` without boundaries."""
+    if study.boundaries is None:
+        return None
+    return boundaries.read_study_unit_layer(study.boundaries)
+
+
 def tabulate_areas(
     study: Study, units: gpd.GeoDataFrame | None, *, force: bool = False
 ) -> tuple[pd.DataFrame, str | None, bool]:
@@ -313,7 +321,12 @@ def load_inputs(study: Study, timer: Timer, *, force: bool = False) -> Inputs:
             study.statistics_path, sheet=study.statistics_sheet, log=note
         )
     with timer.stage("boundaries"):
-        units = read_units(study)
+        layer = read_unit_layer(study)
+    units = None if layer is None else layer.units
+    for unit in () if layer is None else layer.disjoint:
+        note(f"note: {unit.describe()}")
+    for line in checks.shared_raster_files(study.landuse.rasters):
+        note(f"note: {line}")
     checks.check_units_before_tabulation(study, stats, units)
     with timer.stage("zonal"):
         raw, key, reused = tabulate_areas(study, units, force=force)

@@ -13,7 +13,13 @@ import rasterio.crs
 import shapely
 
 from pipeline.errors import InputError, PipelineWarning
-from pipeline.inputs.boundaries import areas_ha, check_overlaps, read_units, write_units
+from pipeline.inputs.boundaries import (
+    areas_ha,
+    check_overlaps,
+    read_unit_layer,
+    read_units,
+    write_units,
+)
 from pipeline.regions.cnmaps import (
     _Division,
     assign_units,
@@ -71,6 +77,43 @@ def test_read_units_dissolves_by_unit_field(vector_file: VectorFile) -> None:
     units = read_units(vector_file(features), unit_field="unit")
     assert units["unit"].tolist() == ["市辖区", "清镇市"]
     assert units.area.tolist() == pytest.approx([2 * KM * KM, KM * KM])
+
+
+def test_unit_of_features_that_do_not_touch_is_reported(vector_file: VectorFile) -> None:
+    features = [
+        {"name": "市中区", "unit": "市中区", "geometry": square(0)},
+        {"name": "东区", "unit": "东区", "geometry": square(2)},
+        {"name": "市中区", "unit": "市中区", "geometry": square(1)},  # touches the first
+        {"name": "市中区", "unit": "市中区", "geometry": square(5)},  # 3 km from the others
+        {"name": "南区", "unit": "南区", "geometry": square(7)},
+        {"name": "南区", "unit": "南区", "geometry": square(8)},  # shares an edge
+        {"name": "北区", "unit": "北区", "geometry": square(0, 3)},
+        {"name": "北区", "unit": "北区", "geometry": shapely.box(X0 + KM + 0.5, Y0 + 3 * KM,
+                                                            X0 + 2 * KM, Y0 + 4 * KM)},
+    ]  # fmt: skip
+    layer = read_unit_layer(vector_file(features), unit_field="unit")
+    assert layer.units["unit"].tolist() == ["东区", "北区", "南区", "市中区"]
+    disjoint = {d.unit: d.groups for d in layer.disjoint}
+    # fids start at 1 in a GeoPackage; 北区's second square is 0.5 m off the first: touching
+    assert disjoint == {
+        "市中区": (("feature 1 ('市中区')", "feature 3 ('市中区')"), ("feature 4 ('市中区')",))
+    }
+    assert layer.disjoint[0].describe() == (
+        "unit '市中区' is dissolved from 2 groups of features that do not touch: "
+        "feature 1 ('市中区'), feature 3 ('市中区') | feature 4 ('市中区')"
+    )
+
+
+def test_touching_parts_in_geographic_crs_are_not_reported(vector_file: VectorFile) -> None:
+    left, right = shapely.box(106.0, 26.0, 106.1, 26.1), shapely.box(106.1, 26.0, 106.2, 26.1)
+    features = [
+        {"name": "a", "unit": "U", "geometry": left},
+        {"name": "b", "unit": "U", "geometry": right},
+        {"name": "c", "unit": "V", "geometry": shapely.box(106.3, 26.0, 106.4, 26.1)},
+        {"name": "d", "unit": "V", "geometry": shapely.box(106.5, 26.0, 106.6, 26.1)},
+    ]
+    layer = read_unit_layer(vector_file(features, crs="EPSG:4326"), unit_field="unit")
+    assert [d.unit for d in layer.disjoint] == ["V"]
 
 
 def test_missing_file_is_named(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ reported with :class:`~pipeline.errors.PipelineWarning` through :func:`warnings.
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,6 +29,35 @@ if TYPE_CHECKING:
 
 UNITS_LAYER = "counties"
 SHAPEFILE_SIDECARS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
+TOUCH_TOLERANCE_M = 1.0
+"""Features of a unit closer than this (metres) count as touching (digitising gaps)."""
+
+
+@dataclass(frozen=True)
+class DisjointUnit:
+    """A unit dissolved from features that do not all touch.
+
+    ``groups`` holds the labels (``feature 3 ('市中区')``) of each set of touching features.
+    """
+
+    unit: str
+    groups: tuple[tuple[str, ...], ...]
+
+    def describe(self) -> str:
+        """One line for the run log."""
+        groups = " | ".join(", ".join(group) for group in self.groups)
+        return (
+            f"unit {self.unit!r} is dissolved from {len(self.groups)} groups of features that "
+            f"do not touch: {groups}"
+        )
+
+
+@dataclass(frozen=True)
+class UnitLayer:
+    """Reporting units as read, and the units dissolved from features that do not touch."""
+
+    units: gpd.GeoDataFrame
+    disjoint: tuple[DisjointUnit, ...] = ()
 
 
 # --------------------------------------------------------------------------- reading
@@ -41,6 +71,20 @@ def read_units(
     unit_field: str | None = None,
     encoding: str | None = None,
 ) -> gpd.GeoDataFrame:
+    """Read boundary polygons into one row per reporting unit (see :func:`read_unit_layer`)."""
+    return read_unit_layer(
+        path, layer=layer, name_field=name_field, unit_field=unit_field, encoding=encoding
+    ).units
+
+
+def read_unit_layer(
+    path: str | Path,
+    *,
+    layer: str | None = None,
+    name_field: str = "name",
+    unit_field: str | None = None,
+    encoding: str | None = None,
+) -> UnitLayer:
     """Read boundary polygons into one row per reporting unit.
 
     Parameters
@@ -60,8 +104,9 @@ def read_units(
 
     Returns
     -------
-    GeoDataFrame
-        Columns ``unit`` (normalised name) and ``geometry``, sorted by unit, in the file's CRS.
+    UnitLayer
+        ``units``: columns ``unit`` (normalised name) and ``geometry``, sorted by unit, in the
+        file's CRS; ``disjoint``: the units dissolved from features that do not touch.
 
     Raises
     ------
@@ -80,7 +125,7 @@ def read_units(
     _check_geometries(path, frame, labels)
     frame["unit"] = _unit_names(path, frame, labels, name_field, unit_field)
     frame["geometry"] = _repair(path, frame.geometry, labels)
-    return _dissolve(frame)
+    return UnitLayer(_dissolve(frame), disjoint_units(frame, labels))
 
 
 def _check_layer(path: Path, layer: str | None) -> str:
@@ -199,6 +244,48 @@ def _dissolve(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return units.sort_values("unit", ignore_index=True)
 
 
+def disjoint_units(
+    frame: gpd.GeoDataFrame, labels: pd.Series, tolerance_m: float = TOUCH_TOLERANCE_M
+) -> tuple[DisjointUnit, ...]:
+    """The units of ``frame`` (one row per feature) whose features do not all touch.
+
+    Features within ``tolerance_m`` of each other touch; ``labels`` names each feature.
+    """
+    shared = frame["unit"].duplicated(keep=False)
+    if not shared.any():
+        return ()
+    features = frame.loc[shared, ["unit", "geometry"]]
+    if features.crs is not None and features.crs.is_geographic:
+        features = features.to_crs(equal_area_crs(features))  # tolerance in metres
+    found = []
+    for unit, rows in features.groupby("unit", sort=True):
+        groups = touching_groups(rows.geometry.values, tolerance_m)
+        if len(groups) > 1:
+            named = tuple(tuple(labels[rows.index[i]] for i in group) for group in groups)
+            found.append(DisjointUnit(str(unit), named))
+    return tuple(found)
+
+
+def touching_groups(geometries: np.ndarray, tolerance: float) -> list[list[int]]:
+    """Indices of ``geometries`` grouped into sets that touch (within ``tolerance``)."""
+    tree = shapely.STRtree(geometries)
+    left, right = tree.query(geometries, predicate="dwithin", distance=tolerance)
+    parent = list(range(len(geometries)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, j in zip(left.tolist(), right.tolist(), strict=True):
+        parent[root(i)] = root(j)
+    groups: dict[int, list[int]] = {}
+    for i in range(len(geometries)):
+        groups.setdefault(root(i), []).append(i)
+    return sorted(groups.values())
+
+
 # --------------------------------------------------------------------------- checks
 
 
@@ -216,22 +303,28 @@ def areas_ha(units: gpd.GeoDataFrame) -> pd.Series:
 
 
 def read_study_units(settings: BoundarySettings) -> gpd.GeoDataFrame:
-    """The reporting units a study's ``[boundaries]`` names: read, checked for overlaps.
+    """The reporting units a study's ``[boundaries]`` names (see :func:`read_study_unit_layer`)."""
+    return read_study_unit_layer(settings).units
+
+
+def read_study_unit_layer(settings: BoundarySettings) -> UnitLayer:
+    """The reporting units a study's ``[boundaries]`` names: read, checked for overlaps, with
+    the units dissolved from features that do not touch.
 
     A Shapefile without ``.cpg`` whose text looks mis-decoded stops with the encoding to set.
     """
     hint = None if settings.encoding else shapefile_hint(settings.path, settings.layer)
     if hint is not None:
         raise InputError(settings.path, hint)
-    units = read_units(
+    layer = read_unit_layer(
         settings.path,
         layer=settings.layer,
         name_field=settings.name_field,
         unit_field=settings.unit_field,
         encoding=settings.encoding,
     )
-    check_overlaps(units, source=settings.path)  # land would be counted twice
-    return units
+    check_overlaps(layer.units, source=settings.path)  # land would be counted twice
+    return layer
 
 
 def check_overlaps(

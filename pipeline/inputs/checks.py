@@ -15,6 +15,7 @@ from pipeline.errors import InputError
 from pipeline.inputs import statistics
 from pipeline.inputs.boundaries import SHAPEFILE_SIDECARS
 from pipeline.inputs.names import describe_unmatched
+from pipeline.runtime.files import sha256
 from pipeline.study.settings import Study
 
 
@@ -70,6 +71,38 @@ def unknown_code_sources(
     years = sorted(set(areas.loc[~areas["code"].isin(known), "year"]))
     paths = [str(rasters[year]) for year in years if year in rasters]
     return ", ".join(paths) or ", ".join(str(p) for p in rasters.values())
+
+
+def shared_raster_files(rasters: Mapping[int, Path]) -> list[str]:
+    """One line per pair of years whose rasters are one file (same path) or equal (checksum).
+
+    Checksums are computed only for files of equal size (and are remembered for the cache
+    key and the manifest).
+    """
+    years = sorted(rasters)
+    lines = []
+    for index, first in enumerate(years):
+        for second in years[index + 1 :]:
+            a, b = Path(rasters[first]), Path(rasters[second])
+            if a.resolve() == b.resolve():
+                lines.append(
+                    f"years {first} and {second} use the same raster file {a}: their land use "
+                    "is identical"
+                )
+            elif _same_content(a, b):
+                lines.append(
+                    f"the rasters of {first} ({a}) and {second} ({b}) are identical "
+                    f"(SHA-256 {sha256(a)[:12]}): their land use is identical"
+                )
+    return lines
+
+
+def _same_content(a: Path, b: Path) -> bool:
+    if a.is_file() != b.is_file() or not a.exists() or not b.exists():
+        return False
+    if a.is_file() and a.stat().st_size != b.stat().st_size:
+        return False
+    return sha256(a) == sha256(b)
 
 
 def input_files(study: Study) -> dict[str, Path]:
