@@ -1,25 +1,37 @@
 """Map classes and palettes: values -> class bins -> colours (pure code, no drawing).
 
-Graduated maps classify a column with a :mod:`mapclassify` scheme (natural breaks by default).
+Two entry points:
+
+* :func:`study_classes` is what maps and the GeoPackage's QGIS styles use: per indicator one
+  set of classes shared by every year of the study, so maps of different years compare.
+  Classes are computed on the pooled values of all years, in the map's unit (万t CO₂ for
+  totals), as contiguous left-closed ranges ``[edge_i, edge_i+1)`` (the last one closed) whose
+  inner breaks are round numbers between neighbouring classes. EEC and SEC default to the
+  zoning breaks; ``[maps.breaks]`` sets any indicator's breaks. A centred indicator (balance
+  around 0, EEC/SEC around 1) gets a diverging ramp only when its values straddle the centre
+  (the centre is then a break); otherwise one side of that ramp.
+* :func:`classify_values` classes one set of values on its own (kept for callers that class a
+  single layer).
+
 With few units the number of classes is capped at the number of distinct values, so no class
-is empty. Diverging maps (balance around 0, EEC and SEC around 1) add the centre as a break, so
-no class straddles it, and colour each class by its side of the centre and its rank on that side.
-The same classes and colours serve the PNG maps and the QGIS styles of the GeoPackage.
+is empty. mapclassify is imported only when a data-driven scheme is actually needed.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import mapclassify
 import numpy as np
+import pandas as pd
 from matplotlib import colormaps
 from matplotlib.colors import to_hex
 
 from pipeline.errors import InputError
-from pipeline.study.settings import MAP_CLASSIFICATIONS
+from pipeline.outputs.labels import INDICATORS, Indicator
+from pipeline.study.settings import MAP_CLASSIFICATIONS, MapSettings, ZoningSettings
 
 # The names of ``[maps] classification``; these three choose their own number of classes.
 CLASSIFICATION_SCHEMES: tuple[str, ...] = MAP_CLASSIFICATIONS
@@ -103,17 +115,23 @@ def upper_bounds(values: Sequence[float], scheme: str, k: int) -> list[float]:
     k = class_count(y, k)
     if k == 1:
         return [float(y.max())]
-    if scheme in SCHEMES_WITHOUT_K:
-        bins = mapclassify.classify(y, scheme).bins
-    else:
-        state = np.random.get_state()
-        np.random.seed(CLASSIFICATION_SEED)
-        try:
-            bins = getattr(mapclassify, scheme)(y, k=k).bins
-        finally:
-            np.random.set_state(state)
+    bins = _classifier(y, scheme, k).bins
     bounds = sorted({float(b) for b in bins if b >= y.min()} | {float(y.max())})
     return [b for b in bounds if b <= y.max()]
+
+
+def _classifier(y: np.ndarray, scheme: str, k: int):
+    """The fitted mapclassify classifier (seeded: reruns draw the same map)."""
+    import mapclassify  # its import costs; only data-driven schemes need it
+
+    if scheme in SCHEMES_WITHOUT_K:
+        return mapclassify.classify(y, scheme)
+    state = np.random.get_state()
+    np.random.seed(CLASSIFICATION_SEED)
+    try:
+        return getattr(mapclassify, scheme)(y, k=k)
+    finally:
+        np.random.set_state(state)
 
 
 def split_at_centre(
@@ -232,3 +250,208 @@ def snap(values: np.ndarray, centre: float | None = None) -> np.ndarray:
         return snapped
     same_side = np.sign(values - centre) == np.sign(snapped - centre)
     return np.where(same_side, snapped, values)
+
+
+# --------------------------------------------------------------------------- shared classes
+
+# Outer edges and breaks are printed with at most this many decimals.
+MAX_DECIMALS = 6
+
+
+@dataclass(frozen=True)
+class SharedClasses:
+    """One indicator's classes, shared by every year of a study, in the map's unit.
+
+    Class ``i`` holds the values ``v`` (in map units: column value x ``scale``) with
+    ``edges[i] <= v < edges[i + 1]``; the last class also holds ``edges[-1]``. ``labels`` are
+    the legend texts (``"1,000 – 2,000"``), ``colours`` one hex colour per class; ``centre`` is
+    set when the ramp diverges there. ``source`` says where the breaks come from:
+    ``"breaks"`` (``[maps.breaks]``), ``"zoning"`` (the EEC/SEC zoning breaks) or the scheme.
+    """
+
+    column: str
+    stem: str
+    scale: float
+    edges: tuple[float, ...]
+    labels: tuple[str, ...]
+    colours: tuple[str, ...]
+    centre: float | None
+    source: str
+
+    @property
+    def count(self) -> int:
+        """Number of classes."""
+        return len(self.colours)
+
+    @property
+    def breaks(self) -> tuple[float, ...]:
+        """The inner breaks (map units)."""
+        return self.edges[1:-1]
+
+    def column_edges(self) -> tuple[float, ...]:
+        """``edges`` in the column's unit (e.g. t CO₂ for ``balance_t``): edges / ``scale``."""
+        return tuple(edge / self.scale for edge in self.edges)
+
+    def classify(self, column_values: Sequence[float]) -> np.ndarray:
+        """Class index of each value given in the column's unit; -1 where not finite."""
+        shown = np.asarray(column_values, dtype=float) * self.scale
+        index = np.searchsorted(np.asarray(self.breaks), shown, side="right")
+        return np.where(np.isfinite(shown), index, -1)
+
+    def value_colours(self, column_values: Sequence[float], missing: str = "#ffffff") -> list[str]:
+        """The class colour of each value (``missing`` where not finite)."""
+        return [self.colours[i] if i >= 0 else missing for i in self.classify(column_values)]
+
+
+def study_classes(
+    balance: pd.DataFrame, maps: MapSettings, zoning: ZoningSettings
+) -> dict[str, SharedClasses]:
+    """Per mapped indicator (keyed by column, e.g. ``"balance_t"``), classes for all years.
+
+    ``balance`` is the carbon-balance table (``carbon_balance.csv``: one row per unit and year,
+    the indicator columns in their own units). Values of every year are pooled. Breaks come
+    from ``maps.breaks[stem]`` when given (map units), else for ``eec``/``sec`` from
+    ``zoning.eec_breaks``/``sec_breaks``, else from ``maps.classification`` with at most
+    ``maps.classes`` classes. Breaks outside the values' range are dropped (no empty class).
+    Use :meth:`SharedClasses.column_edges` for bounds in the column's unit (QGIS styles).
+    """
+    zoning_breaks = {"eec": zoning.eec_breaks, "sec": zoning.sec_breaks}
+    shared = {}
+    for indicator in INDICATORS:
+        if indicator.column not in balance.columns:
+            continue
+        given = maps.breaks.get(indicator.stem)
+        source = "breaks" if given is not None else maps.classification
+        if given is None and indicator.stem in zoning_breaks:
+            given, source = zoning_breaks[indicator.stem], "zoning"
+        values = balance[indicator.column].to_numpy(dtype=float) * indicator.scale
+        shared[indicator.column] = indicator_classes(
+            values, indicator, scheme=maps.classification, k=maps.classes,
+            breaks=given, source=source,
+        )  # fmt: skip
+    return shared
+
+
+def indicator_classes(
+    shown: Sequence[float],
+    indicator: Indicator,
+    *,
+    scheme: str = "NaturalBreaks",
+    k: int = 5,
+    breaks: Sequence[float] | None = None,
+    source: str | None = None,
+) -> SharedClasses:
+    """Classes of ``shown`` (values in map units, all years pooled) for ``indicator``.
+
+    With ``breaks`` those inner breaks are used (those outside the values' range dropped);
+    otherwise ``scheme`` finds at most ``k`` classes and each break is the roundest number
+    between the largest value of one class and the smallest of the next.
+    """
+    y = np.asarray(shown, dtype=float)
+    y = y[np.isfinite(y)]
+    if len(y) == 0:
+        y = np.zeros(1)
+    centre = indicator.centre
+    straddles = centre is not None and bool((y < centre).any() and (y > centre).any())
+    if breaks is not None:
+        inner = [float(b) for b in breaks if y.min() < b <= y.max()]
+        decimals = max((_decimals_of(b) for b in inner), default=0)
+    else:
+        inner, decimals = data_breaks(y, scheme, k, centre if straddles else None)
+    decimals = max(decimals, _range_decimals(y, inner))
+    edges = (_round_down(float(y.min()), decimals), *inner, _round_up(float(y.max()), decimals))
+    if centre is None:
+        colours = sequential_colours(indicator.cmap, len(edges) - 1)
+    else:
+        colours = diverging_colours(edges[:-1], edges[1:], indicator.cmap, centre)
+    return SharedClasses(
+        column=indicator.column, stem=indicator.stem, scale=indicator.scale,
+        edges=tuple(edges), labels=tuple(range_labels(edges, decimals)),
+        colours=tuple(colours), centre=centre if straddles and centre in inner else None,
+        source=source or scheme,
+    )  # fmt: skip
+
+
+def data_breaks(
+    y: np.ndarray, scheme: str, k: int, centre: float | None = None
+) -> tuple[list[float], int]:
+    """Inner breaks of ``y`` under ``scheme`` (at most ``k`` classes) and their decimals.
+
+    A class holding values on both sides of ``centre`` is cut there, and ``centre`` itself is
+    the break between the two sides.
+    """
+    check_scheme(scheme)
+    k = class_count(y, k)
+    if k == 1 or float(np.ptp(y)) < 10.0**-MAX_DECIMALS:  # a legend could not tell them apart
+        members = np.zeros(len(y), dtype=int)
+    else:
+        members = np.asarray(_classifier(snap(y, centre), scheme, k).yb)
+    groups = [np.sort(y[members == i]) for i in np.unique(members)]
+    if centre is not None:
+        groups = [part for g in groups for part in (g[g < centre], g[g >= centre]) if len(part)]
+    inner, decimals = [], 0
+    for below, above in itertools.pairwise(groups):
+        low, high = float(below.max()), float(above.min())
+        if centre is not None and low < centre <= high:
+            inner.append(float(centre))
+            decimals = max(decimals, _decimals_of(centre))
+            continue
+        value, places = round_between(low, high)
+        inner.append(value)
+        decimals = max(decimals, places)
+    return inner, decimals
+
+
+def round_between(low: float, high: float) -> tuple[float, int]:
+    """The roundest number ``b`` with ``low < b < high`` (else ``high``) and its decimals.
+
+    Tries steps 10^p from coarse to fine, and 5, 2 and 1 times each: 1,234 and 1,890 give
+    1,500; 0 and 1 give 0.5; 0.72 and 0.73 give 0.725.
+    """
+    spread = max(abs(low), abs(high), high - low, 1e-12)
+    for power in range(math.ceil(math.log10(spread)) + 1, -MAX_DECIMALS - 1, -1):
+        for factor in (5, 2, 1):
+            step = factor * 10.0**power
+            places = max(0, -power)
+            # the next multiple of step above low (the tolerance absorbs 0.72 / 0.01 = 71.999…)
+            candidate = round((math.floor(low / step + 1e-9) + 1) * step, places)
+            if low < candidate < high:
+                return candidate, places
+    return high, _decimals_of(high)
+
+
+def range_labels(edges: Sequence[float], decimals: int) -> list[str]:
+    """``"low – high"`` per class with ``decimals`` decimals (one value when low == high)."""
+    labels = []
+    for low, high in itertools.pairwise(edges):
+        low_text, high_text = f"{low:,.{decimals}f}", f"{high:,.{decimals}f}"
+        labels.append(low_text if low_text == high_text else f"{low_text} – {high_text}")
+    return labels
+
+
+def _decimals_of(value: float) -> int:
+    """Decimals needed to print ``value`` exactly (at most MAX_DECIMALS)."""
+    for places in range(MAX_DECIMALS + 1):
+        if abs(round(value, places) - value) <= 1e-9 * max(1.0, abs(value)):
+            return places
+    return MAX_DECIMALS
+
+
+def _range_decimals(y: np.ndarray, inner: Sequence[float]) -> int:
+    """Decimals that show about three significant digits of the smallest class's width."""
+    edges = [float(y.min()), *inner, float(y.max())]
+    widths = [b - a for a, b in itertools.pairwise(edges) if b > a]
+    if not widths:
+        magnitude = abs(edges[0]) or 1.0
+        return min(MAX_DECIMALS, max(0, 2 - math.floor(math.log10(magnitude))))
+    return min(MAX_DECIMALS, max(0, 1 - math.floor(math.log10(min(widths)))))
+
+
+def _round_down(value: float, decimals: int) -> float:
+    factor = 10.0**decimals
+    return math.floor(value * factor + 1e-9) / factor
+
+
+def _round_up(value: float, decimals: int) -> float:
+    factor = 10.0**decimals
+    return math.ceil(value * factor - 1e-9) / factor

@@ -59,19 +59,6 @@ def label_step(values: np.ndarray) -> float:
     return max(float(np.diff(distinct).min()), spread / 1000.0)
 
 
-def class_labels(classes: classification.Classes, values: np.ndarray) -> list[str]:
-    """Legend labels: the range of the values in each class (one value when it holds one)."""
-    step = label_step(values)
-    labels = []
-    for members in classes.member_ranges(values):
-        if members is None:
-            labels.append("-")
-            continue
-        low, high = format_value(members[0], step), format_value(members[1], step)
-        labels.append(high if low == high else f"{low} – {high}")
-    return labels
-
-
 def map_frame(units: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """``units`` in the equal-area Albers projection used for every map."""
     return units.to_crs(CHINA_ALBERS)
@@ -167,34 +154,40 @@ def plot_indicator(
     *,
     scheme: str = "NaturalBreaks",
     k: int = 5,
+    classes: classification.SharedClasses | None = None,
     language: str = "zh",
     title: str | None = None,
     ax: Axes | None = None,
 ) -> Axes:
     """Graduated map of one indicator (``values`` has ``unit`` and ``indicator.column``).
 
-    Sequential colours for totals and intensities; diverging colours around
-    ``indicator.centre`` for the balance (0) and for EEC and SEC (1).
+    ``classes`` are the study's classes shared by all years
+    (:func:`~pipeline.outputs.classes.study_classes`); without them ``values`` are classed on
+    their own with ``scheme`` and ``k``. Sequential colours for totals and intensities;
+    diverging colours around ``indicator.centre`` when the values straddle it.
     """
     ax = _new_axes(ax)
     frame = map_frame(units).merge(values[["unit", indicator.column]], on="unit", how="inner")
-    shown = frame[indicator.column].to_numpy(dtype=float) * indicator.scale
-    classes = classification.classify_values(
-        shown, scheme=scheme, k=k, cmap=indicator.cmap, centre=indicator.centre
-    )
-    frame.plot(ax=ax, color=classes.value_colours(), edgecolor="#333333", linewidth=0.8)
+    column_values = frame[indicator.column].to_numpy(dtype=float)
+    if classes is None:
+        classes = classification.indicator_classes(
+            column_values * indicator.scale, indicator, scheme=scheme, k=k
+        )
+    frame.plot(ax=ax, color=classes.value_colours(column_values), edgecolor="#333333",
+               linewidth=0.8)  # fmt: skip
+    shown = column_values * indicator.scale
     step = label_step(shown)
     label_units(ax, frame, {u: f"{u}\n{format_value(v, step)}" for u, v in
                             zip(frame["unit"], shown, strict=True)})  # fmt: skip
     handles = [
         Patch(facecolor=colour, edgecolor="#333333", label=label)
-        for colour, label in zip(classes.colours, class_labels(classes, shown), strict=True)
+        for colour, label in zip(classes.colours, classes.labels, strict=True)
     ]
     unit = indicator.unit(language)
     legend_title = wrap_line(indicator.title(language), 26)
     legend_title += f"\n({mathtext(unit)})" if unit else ""
-    if indicator.centre is not None:
-        legend_title += f"\n{TEXT[language]['centre']} {indicator.centre:g}"
+    if classes.centre is not None:
+        legend_title += f"\n{TEXT[language]['centre']} {classes.centre:g}"
     ax.legend(handles=handles[::-1], title=legend_title, loc="upper left",
               bbox_to_anchor=(1.02, 0.78), frameon=False, fontsize=8.5, title_fontsize=9.5,
               alignment="left")  # fmt: skip

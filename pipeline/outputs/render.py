@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 
 from pipeline.errors import InputError
 from pipeline.outputs import report
+from pipeline.outputs.classes import study_classes
 from pipeline.outputs.figures import emission_sink_figure, plot_eec_sec, plot_landuse_bars
 from pipeline.outputs.fonts import cjk_rc
 from pipeline.outputs.labels import INDICATORS, TEXT, wrap_line
@@ -81,11 +82,12 @@ def figures(study: Study, tables: MapTables) -> Iterator[tuple[str, Figure]]:
             ax = plot_zoning(tables.units, zoning, language=language,
                              title=_titled(study.name, TEXT[language]["zoning"], stem))  # fmt: skip
             yield stem, ax.figure
+        shared = study_classes(tables.balance, settings, study.zoning)
         for year, rows in tables.balance.groupby("year"):
             for indicator in INDICATORS:
                 ax = plot_indicator(
-                    tables.units, rows, indicator, scheme=settings.classification,
-                    k=settings.classes, language=language,
+                    tables.units, rows, indicator, classes=shared[indicator.column],
+                    language=language,
                     title=f"{study.name} {year}: {indicator.title(language)}",
                 )  # fmt: skip
                 yield f"{indicator.stem}_{year}", ax.figure

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import math
 import tomllib
 from collections.abc import Callable, Mapping
@@ -28,6 +29,8 @@ from pipeline.model.constants import (
 )
 from pipeline.study.settings import (
     MAP_CLASSIFICATIONS,
+    MAP_INDICATORS,
+    MAP_LABEL_MODES,
     BoundarySettings,
     Coefficients,
     ComputeSettings,
@@ -60,7 +63,15 @@ SECTION_KEYS: dict[str, set[str]] = {
         "table",
     },
     "zoning": {"basis", "eec_definition", "eec_breaks", "sec_breaks", "matrix"},
-    "maps": {"language", "classification", "classes", "footnote"},
+    "maps": {
+        "language",
+        "classification",
+        "classes",
+        "footnote",
+        "labels",
+        "label_values",
+        "breaks",
+    },
     "output": {"xlsx", "xlsx_chinese_headers", "maps"},
     "compute": {"scheduler"},
 }
@@ -552,7 +563,33 @@ def _maps(reader: _Reader) -> MapSettings:
         ),
         classes=classes,
         footnote=reader.get("maps", "footnote", str),
+        labels=reader.choice("maps", "labels", MAP_LABEL_MODES, "auto"),
+        label_values=reader.get("maps", "label_values", bool, True),
+        breaks=_map_breaks(reader),
     )
+
+
+def _map_breaks(reader: _Reader) -> dict[str, tuple[float, ...]]:
+    """``[maps.breaks]``: per indicator stem, ascending finite numbers in the legend's unit."""
+    table = reader.get("maps", "breaks", dict, {})
+    breaks: dict[str, tuple[float, ...]] = {}
+    for stem, values in table.items():
+        key = f"maps.breaks.{stem}"
+        if stem not in MAP_INDICATORS:
+            reader.problem(key, f"unknown indicator {stem!r} (valid: {', '.join(MAP_INDICATORS)})")
+            continue
+        numbers = values if isinstance(values, list) else None
+        if not numbers or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+            for v in numbers
+        ):
+            reader.problem(key, f"must be a non-empty list of numbers, got {values!r}")
+            continue
+        if any(b <= a for a, b in itertools.pairwise(numbers)):
+            reader.problem(key, f"must be strictly ascending, got {values!r}")
+            continue
+        breaks[stem] = tuple(float(v) for v in numbers)
+    return breaks
 
 
 def _output(reader: _Reader) -> OutputSettings:

@@ -31,6 +31,19 @@ MAP_CLASSIFICATIONS = (
     "StdMean",
     "BoxPlot",
 )
+# The mapped indicators, by map file stem (keys of ``[maps.breaks]``; outputs.labels.INDICATORS).
+MAP_INDICATORS = (
+    "emission",
+    "sink",
+    "balance",
+    "emission_intensity",
+    "sink_intensity",
+    "eec",
+    "sec",
+)
+# ``[maps] labels``: "auto" names what fits (no county names beyond NATIONAL_UNITS units),
+# "all" names what fits at any size, "none" names nothing.
+MAP_LABEL_MODES = ("auto", "all", "none")
 
 
 @dataclass(frozen=True)
@@ -96,6 +109,10 @@ class MapSettings:
     classification: str = "NaturalBreaks"
     classes: int = 5
     footnote: str | None = None  # extra data-source text appended to every map footnote
+    labels: str = "auto"  # one of MAP_LABEL_MODES
+    label_values: bool = True  # indicator maps: the value under the name (where it fits)
+    # [maps.breaks]: inner class breaks per indicator stem, ascending, in the legend's unit
+    breaks: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
