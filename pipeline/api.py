@@ -24,7 +24,7 @@ import pandas as pd
 
 from pipeline.errors import InputError, PipelineError
 from pipeline.inputs import boundaries, checks, landuse, statistics
-from pipeline.inputs.reference import read_reference
+from pipeline.inputs.reference import read_notes, read_reference
 from pipeline.model import balance as balance_model
 from pipeline.model import reproduction, zoning
 from pipeline.outputs.tables import MapTables
@@ -171,7 +171,11 @@ def validate_study(study_path: str | Path) -> Study:
     study = load_study(study_path)
     problems: list[str] = []
     readers: list[Callable[[], object]] = [
-        lambda: statistics.load_statistics(study.statistics_path, sheet=study.statistics_sheet),
+        lambda: statistics.load_statistics(
+            study.statistics_path,
+            sheet=study.statistics_sheet,
+            decimal=study.statistics_decimal,
+        ),
         lambda: study_scheme(study),
         lambda: read_units(study),
     ]
@@ -237,23 +241,29 @@ def read_unit_layer(study: Study) -> boundaries.UnitLayer | None:
 
 
 def tabulate_areas(
-    study: Study, units: gpd.GeoDataFrame | None, *, force: bool = False
+    study: Study,
+    units: gpd.GeoDataFrame | None,
+    *,
+    force: bool = False,
+    note: Callable[[str], None] | None = None,
 ) -> tuple[pd.DataFrame, str | None, bool]:
     """Hectares per (unit, year, code): from the area table, or zonally from the rasters.
 
     Returns the areas, the cache key (rasters only) and whether the cached table was reused;
-    ``force`` recomputes even when the cache holds the key.
+    ``force`` recomputes even when the cache holds the key; ``note`` receives a line when a
+    cached table fails its checksum and is recomputed.
     """
     if study.landuse.areas is not None:
         return landuse.read_area_table(study.landuse.areas), None, False
     assert units is not None  # the study loader requires boundaries with rasters
+    scheme = study_scheme(study)
+    checks.warn_nodata_is_a_code(study, scheme.classes, nodata_of(study, scheme))
     key = cache.areas_key(study)
-    cached = None if force else cache.load_areas(study.output_dir, key)
+    cached = None if force else cache.load_areas(study.output_dir, key, note)
     if cached is not None:
         return cached, key, True
     from pipeline import zonal  # numba is loaded only when tabulating
 
-    scheme = study_scheme(study)
     result = zonal.tabulate(
         units,
         study.landuse.rasters,
@@ -318,7 +328,10 @@ def load_inputs(study: Study, timer: Timer, *, force: bool = False) -> Inputs:
 
     with timer.stage("statistics"):
         stats = statistics.load_statistics(
-            study.statistics_path, sheet=study.statistics_sheet, log=note
+            study.statistics_path,
+            sheet=study.statistics_sheet,
+            log=note,
+            decimal=study.statistics_decimal,
         )
     with timer.stage("boundaries"):
         layer = read_unit_layer(study)
@@ -329,7 +342,7 @@ def load_inputs(study: Study, timer: Timer, *, force: bool = False) -> Inputs:
         note(f"note: {line}")
     checks.check_units_before_tabulation(study, stats, units)
     with timer.stage("zonal"):
-        raw, key, reused = tabulate_areas(study, units, force=force)
+        raw, key, reused = tabulate_areas(study, units, force=force, note=note)
         areas = classify_areas(study, raw, note)
     checks.check_area_table_units(study, units, areas)
     names, names_source = checks.study_units(study, units, areas)
@@ -407,7 +420,7 @@ def reproduction_report(study: Study, table: pd.DataFrame, zones: pd.DataFrame) 
         zoning_comparison = reproduction.compare_zoning(zones, reference_zones)
     notes = None
     if study.reference_notes is not None:
-        notes = study.reference_notes.read_text(encoding="utf-8")
+        notes = read_notes(study.reference_notes)
     return reproduction.reproduction_markdown(
         study_name=study.name,
         reference_path=study.reference,

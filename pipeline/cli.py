@@ -1,20 +1,28 @@
 """Command line: parses arguments, configures logging and signals, calls the API, exits.
 
 This is the only module that prints. Input errors print a one-paragraph message naming the
-file, key and value, and exit 2; no traceback is shown for them.
+file, key and value, and exit 2; no traceback is shown for them. Anything unexpected (a bug,
+or a library failing in a way the pipeline does not know) prints a short "internal error"
+paragraph naming the exception and the stage, writes the traceback to a report file in the
+temporary folder to attach to a bug report, and exits 3; the outputs are left as they were
+(every output is staged and renamed only at the end of a successful run).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import platform
 import sys
+import tempfile
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pipeline.errors import PipelineError
 
 EXIT_INPUT_ERROR = 2
+EXIT_INTERNAL_ERROR = 3
 EXIT_INTERRUPTED = 130
 
 
@@ -132,7 +140,54 @@ def main(argv: Sequence[str] | None = None) -> int:
         detail = str(interrupt) or "earlier outputs were left as they were"
         print(f"interrupted: {detail}", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Exception as error:  # the one guard: never a traceback on the terminal
+        print(internal_error_message(error, argv), file=sys.stderr)
+        return EXIT_INTERNAL_ERROR
     return 0
+
+
+def internal_error_message(error: BaseException, argv: Sequence[str] | None) -> str:
+    """The paragraph printed for an unexpected exception; the traceback goes to a file."""
+    stage = _stage_of(error)
+    report = _write_report(error, argv, stage)
+    where = f"a report was written to {report}" if report else "no report could be written"
+    message = str(error).splitlines()[0][:300] if str(error) else ""
+    return (
+        f"internal error: {type(error).__name__}: {message}\n"
+        f"  stage: {stage}\n"
+        "  earlier outputs were left as they were. This is a bug (or a failure the pipeline "
+        f"does not know yet); {where}: please attach it to an issue."
+    )
+
+
+def _stage_of(error: BaseException) -> str:
+    """The pipeline stage the exception came from: the innermost ``pipeline`` module."""
+    stage = "start"
+    for frame in traceback.extract_tb(error.__traceback__):
+        parts = Path(frame.filename).parts
+        if "pipeline" in parts:
+            index = len(parts) - 1 - parts[::-1].index("pipeline")
+            stage = ".".join(parts[index:]).removesuffix(".py")
+    return stage
+
+
+def _write_report(error: BaseException, argv: Sequence[str] | None, stage: str) -> Path | None:
+    """The traceback, command line and versions in a new file of the temporary folder."""
+    lines = [
+        "carbon-zoning internal error report",
+        f"command: {list(sys.argv[:1]) + list(argv if argv is not None else sys.argv[1:])}",
+        f"stage: {stage}",
+        f"python: {sys.version.split()[0]} on {platform.platform()}",
+        "",
+        *traceback.format_exception(error),
+    ]
+    try:
+        handle, name = tempfile.mkstemp(prefix="carbon-zoning-internal-error-", suffix=".txt")
+        with open(handle, "w", encoding="utf-8") as stream:
+            stream.write("\n".join(lines))
+    except OSError:
+        return None
+    return Path(name)
 
 
 if __name__ == "__main__":

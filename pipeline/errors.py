@@ -6,8 +6,13 @@ without a traceback. Every message names the file, the key or column and the bad
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
+
+MAX_PROBLEMS_SHOWN = 50
+"""A message lists this many problems, then says how many more there are."""
 
 
 class PipelineError(Exception):
@@ -42,8 +47,14 @@ class InputError(PipelineError, ValueError):
     def _format(self) -> str:
         if len(self.problems) == 1:
             return f"{self.source}: {self.problems[0]}"
+        shown = limit("CARBON_ZONING_MAX_PROBLEMS_SHOWN", MAX_PROBLEMS_SHOWN)
         lines = [f"{self.source}: {len(self.problems)} problems"]
-        lines += [f"  - {problem}" for problem in self.problems]
+        lines += [f"  - {problem}" for problem in self.problems[:shown]]
+        if len(self.problems) > shown:
+            lines.append(
+                f"  - and {len(self.problems) - shown} more (the first {shown} are listed; "
+                "set CARBON_ZONING_MAX_PROBLEMS_SHOWN to list more)"
+            )
         return "\n".join(lines)
 
 
@@ -61,3 +72,18 @@ class PipelineWarning(UserWarning):
     Issued with :func:`warnings.warn`; the message names the file, the feature or unit and the
     value, like an :class:`InputError` message.
     """
+
+
+def limit(variable: str, default: int) -> int:
+    """A size cap on inputs: ``default``, or the environment variable ``variable`` when it
+    holds a positive whole number (how a user raises the cap for a real study that needs it).
+    """
+    text = os.environ.get(variable, "").strip()
+    if not re.fullmatch(r"[0-9]{1,18}", text) or int(text) == 0:
+        return default
+    return int(text)
+
+
+def limit_hint(variable: str) -> str:
+    """How to raise a cap, for the message that names it."""
+    return f"set the environment variable {variable} to raise this limit"

@@ -266,6 +266,43 @@ def test_cache_hit_miss_and_force(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert (_processed(study) / "carbon_balance.csv").read_bytes() == balance
 
 
+def _edit_area_times_ten(text: str) -> str:
+    """Every ``area_ha`` of a cache table multiplied by ten, its checksum line kept."""
+    lines = text.splitlines(keepends=True)
+    header = lines[1].rstrip("\n").split(",")
+    column = header.index("area_ha")
+    for number in range(2, len(lines)):
+        cells = lines[number].rstrip("\n").split(",")
+        cells[column] = repr(float(cells[column]) * 10)
+        lines[number] = ",".join(cells) + "\n"
+    return "".join(lines)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        _edit_area_times_ten,
+        lambda text: text[: len(text) // 2],  # truncated
+        lambda text: text.replace(",", ",,", 1).replace("\n1", "\n", 1),  # a blank cell
+        lambda text: text.split("\n", 1)[1],  # no checksum line
+    ],
+    ids=["times_ten", "truncated", "blank_cell", "no_checksum"],
+)
+def test_a_damaged_cache_is_recomputed_with_a_note(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], damage: object
+) -> None:
+    study = _raster_study(tmp_path)
+    _run(study, capsys)
+    balance = (_processed(study) / "carbon_balance.csv").read_bytes()
+    entry = study.parent / "out" / _manifest(study)["landuse_cache"]["file"]
+    entry.write_text(damage(entry.read_text(encoding="utf-8")), encoding="utf-8")  # type: ignore[operator]
+    out = _run(study, capsys)
+    assert "do not match their checksum (edited or damaged); recomputed them" in out
+    assert "reused cached" not in out
+    assert (_processed(study) / "carbon_balance.csv").read_bytes() == balance
+    assert "reused cached" in _run(study, capsys)  # the recomputed entry is verified
+
+
 @pytest.mark.parametrize("change", ["raster", "boundaries", "nodata", "mode"])
 def test_any_change_invalidates_the_cache(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], change: str

@@ -5,13 +5,15 @@ unknown codes. Each raises one :class:`InputError` listing every problem it foun
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
 
-from pipeline.errors import InputError
+from pipeline.errors import InputError, PipelineWarning
+from pipeline.inputs import rasters as raster_files
 from pipeline.inputs import statistics
 from pipeline.inputs.boundaries import SHAPEFILE_SIDECARS
 from pipeline.inputs.names import describe_unmatched
@@ -176,3 +178,27 @@ def check_units_before_tabulation(
             source=study.statistics_path,
             units_source=f"the boundaries {settings.path.name}",
         )
+
+
+def warn_nodata_is_a_code(
+    study: Study, classes: Mapping[int, str], fallback_nodata: int | None
+) -> None:
+    """Warn when a raster's nodata (declared in the file, else ``fallback_nodata``: the
+    study's or the scheme's) is a code of the scheme: every pixel of that land class would be
+    dropped as nodata."""
+    for path in study.landuse.rasters.values():
+        declared = raster_files.read_info(path).nodata
+        where = "declared in the file"
+        if declared is None and fallback_nodata is not None:
+            declared, where = fallback_nodata, "the study's or the scheme's nodata"
+        if declared is None or not float(declared).is_integer():
+            continue
+        code = int(declared)
+        if code in classes:
+            warnings.warn(
+                f"{path}: nodata = {code} ({where}) is also land-use code {code} "
+                f"({classes[code]}) of the scheme; every pixel of that code is dropped as no "
+                "data. If it is land, give the raster another nodata value",
+                PipelineWarning,
+                stacklevel=2,
+            )

@@ -225,6 +225,10 @@ def _describe_unknown(ignored: pd.DataFrame, scheme: Scheme, all_codes: Iterable
 
 
 AREA_TABLE_COLUMNS = ("unit", "year", "code", "area_ha")
+MAX_TABLE_INTEGER = 10**9
+"""Years and codes of an area table are below this (larger ones are typing errors)."""
+MAX_AREA_HA = 1e12
+"""No unit is larger (the Earth's land is 1.5·10¹⁰ ha); larger values are refused."""
 
 
 def read_area_table(path: Path) -> pd.DataFrame:
@@ -249,15 +253,20 @@ def read_area_table(path: Path) -> pd.DataFrame:
 def _parse_area_table(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
     problems: list[str] = []
     table = pd.DataFrame({"unit": raw["unit"].map(normalise_name)})
+    invalid = pd.Series(False, index=raw.index)
     for column, integer in (("year", True), ("code", True), ("area_ha", False)):
-        values = pd.to_numeric(raw[column].str.strip(), errors="coerce")
-        bad = values.isna() | (values < 0) | ((values % 1 != 0) if integer else False)
+        values = pd.to_numeric(raw[column].str.strip(), errors="coerce").astype(float)
+        largest = MAX_TABLE_INTEGER if integer else MAX_AREA_HA
+        bad = ~((values >= 0) & (values <= largest))  # NaN too
+        if integer:
+            bad |= values % 1 != 0
         for index in bad[bad].index:
             problems.append(
                 f"row {index + 2}, column {column!r}: invalid value {raw[column].iloc[index]!r}"
             )
+        invalid |= bad
         table[column] = values
-    duplicated = table.duplicated(["unit", "year", "code"], keep=False)
+    duplicated = table.duplicated(["unit", "year", "code"], keep=False) & ~invalid
     for (unit, year, code), rows in (
         table[duplicated].groupby(["unit", "year", "code"]).groups.items()
     ):

@@ -40,6 +40,14 @@ CSV_SUFFIXES = (".csv", ".txt")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")
 HEADER_SEARCH_ROWS = 10
 """The header is the first of this many rows naming both the unit and the year column."""
+DECIMAL_MARKS = (".", ",")
+"""``[statistics] decimal``: the decimal mark of the table's numbers (``"."`` by default)."""
+MAX_VALUE = 1e15
+"""Larger statistics are refused: no county or country comes near (China's energy use is about
+5·10⁹ tce), and products of such values would overflow to infinity in the model."""
+# Thousands groups of three: 1,234,567.5 (decimal point) or 1.234.567,5 (decimal comma)
+_GROUPED_BY_COMMA = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
+_GROUPED_BY_POINT = re.compile(r"[+-]?\d{1,3}(\.\d{3})+(,\d*)?")
 
 # Accepted column headers -> (column id, factor to the id's unit). Headers are matched after
 # NFKC (full-width brackets become ASCII), without whitespace and case-insensitively.
@@ -81,6 +89,7 @@ class RawTable:
     read_as: str
     source: str
     scales: dict[str, float] = field(default_factory=dict)
+    delimiter: str = ","
 
 
 def header_key(header: object) -> str:
@@ -105,23 +114,32 @@ def read_statistics(path: Path, *, sheet: str | None = None) -> RawTable:
         raise InputError(path, f"unknown statistics format {suffix!r}; supported: {supported}")
     if suffix in EXCEL_SUFFIXES:
         rows, read_as, source = _excel_rows(path, sheet)
+        delimiter = ","
     elif sheet is not None:
         raise InputError(path, f"[statistics] sheet = {sheet!r} applies to Excel workbooks only")
     else:
-        rows, read_as, source = _csv_rows(path)
+        rows, read_as, source, delimiter = _csv_rows(path)
     frame, scales = _frame_from_rows(rows)
-    return RawTable(frame, read_as, source, scales)
+    return RawTable(frame, read_as, source, scales, delimiter)
 
 
-def _csv_rows(path: Path) -> tuple[list[list[str]], str, str]:
+def _csv_rows(path: Path) -> tuple[list[list[str]], str, str, str]:
     text, encoding = read_chinese_text(path)
     first_line = text.split("\n", 1)[0]
-    delimiter = next((d for d in (",", "\t", ";") if d in first_line), ",")
+    delimiter = _delimiter(first_line)
     try:
         rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
     except csv.Error as error:
         raise InputError(path, f"cannot parse CSV: {error}") from None
-    return rows, f"CSV, encoding {ENCODING_NAMES[encoding]}", str(path)
+    return rows, f"CSV, encoding {ENCODING_NAMES[encoding]}", str(path), delimiter
+
+
+def _delimiter(header_line: str) -> str:
+    """The delimiter of a CSV from its first line: tab or ``;`` (what Excel writes in
+    locales with a decimal comma) when the line holds more of them than commas, else comma."""
+    counts = {d: header_line.count(d) for d in (",", "\t", ";")}
+    best = max(counts, key=lambda d: (counts[d], d == ","))
+    return best if counts[best] > 0 else ","
 
 
 def _excel_rows(path: Path, sheet: str | None) -> tuple[list[list[str]], str, str]:
@@ -225,7 +243,12 @@ def _rename_headers(header: list[str]) -> tuple[list[str], dict[str, float]]:
 
 
 def tidy(
-    raw: pd.DataFrame, source: str | Path, scales: dict[str, float] | None = None
+    raw: pd.DataFrame,
+    source: str | Path,
+    scales: dict[str, float] | None = None,
+    *,
+    decimal: str = ".",
+    delimiter: str = ",",
 ) -> pd.DataFrame:
     """Check and convert a raw statistics table to the tidy frame.
 
@@ -233,18 +256,24 @@ def tidy(
     normalised (NFKC, whitespace), years and values parsed and multiplied by ``scales`` (per
     column, for headers in other units such as 万吨标准煤), energy converted to
     ``energy_tce``. Extra columns (e.g. provenance) are dropped.
+
+    Numbers are read exactly or refused: with ``decimal = "."`` a comma is accepted only as a
+    thousands separator in groups of three (``1,234.5``), and not at all in a ``;``-separated
+    file (``delimiter``), where it is a decimal comma; with ``decimal = ","`` the roles swap
+    (``1.234,5``). Anything else is an error naming the row, column and value.
     """
     raw = raw.rename(columns=lambda column: normalise_name(column))
     _check_columns(raw, source)
     problems: list[str] = []
     frame = pd.DataFrame({"unit": raw["unit"].map(normalise_name)}, index=raw.index)
     frame["year"] = _parse_years(raw["year"], problems)
+    reading = _NumberReading(decimal, grouping_ok=delimiter != ";")
     for column in NUMERIC_COLUMNS:
         if column in raw.columns:
             # value in the header's unit × factor = value in the column id's unit
-            frame[column] = _parse_non_negative(raw, column, problems) * (scales or {}).get(
-                column, 1.0
-            )
+            frame[column] = _parse_non_negative(raw, column, problems, reading) * (
+                scales or {}
+            ).get(column, 1.0)
     _check_blank_units(frame, problems)
     _check_duplicates(frame, problems)
     if problems:
@@ -282,8 +311,43 @@ def _row(index: object) -> str:
 
 
 def _cells(column: pd.Series) -> pd.Series:
-    """Text cells in matching form: NFKC (full-width digits), trimmed, no thousands commas."""
-    return column.map(lambda v: unicodedata.normalize("NFKC", str(v)).strip().replace(",", ""))
+    """Text cells in matching form: NFKC (full-width digits), trimmed."""
+    return column.map(lambda v: unicodedata.normalize("NFKC", str(v)).strip())
+
+
+@dataclass(frozen=True)
+class _NumberReading:
+    """How number cells are written: the decimal mark, and whether thousands groups of the
+    other mark are allowed (not for a ``;``-separated file, whose commas are decimal)."""
+
+    decimal: str = "."
+    grouping_ok: bool = True
+
+    def plain(self, text: str) -> str | None:
+        """``text`` with a decimal point and no grouping, or ``None`` when ambiguous."""
+        if self.decimal == ",":
+            if "." in text:
+                if not _GROUPED_BY_POINT.fullmatch(text):
+                    return None
+                text = text.replace(".", "")
+            return text.replace(",", ".")
+        if "," not in text:
+            return text
+        if self.grouping_ok and _GROUPED_BY_COMMA.fullmatch(text):
+            return text.replace(",", "")
+        return None
+
+    def explain(self) -> str:
+        """Why a cell was refused and what to do, for the message."""
+        if self.decimal == ",":
+            return (
+                "with [statistics] decimal = ',' a point may only group thousands in threes "
+                "(1.234,5)"
+            )
+        return (
+            "a decimal comma, or thousands not grouped in threes; write 313.0 or 1,234.5, or "
+            "declare [statistics] decimal = ',' for a table written with decimal commas"
+        )
 
 
 def _parse_years(years: pd.Series, problems: list[str]) -> pd.Series:
@@ -295,14 +359,29 @@ def _parse_years(years: pd.Series, problems: list[str]) -> pd.Series:
     return parsed
 
 
-def _parse_non_negative(raw: pd.DataFrame, column: str, problems: list[str]) -> pd.Series:
-    parsed = pd.to_numeric(_cells(raw[column]), errors="coerce").astype(float)
+def _parse_non_negative(
+    raw: pd.DataFrame, column: str, problems: list[str], reading: _NumberReading
+) -> pd.Series:
+    texts = _cells(raw[column]).map(reading.plain)
+    ambiguous = texts.isna()
+    for index in raw.index[ambiguous.to_numpy()]:
+        value = raw[column][index]
+        problems.append(
+            f"{_row(index)}, column {column!r}: ambiguous number {value!r} ({reading.explain()})"
+        )
+    parsed = pd.to_numeric(texts.fillna("0"), errors="coerce").astype(float)
     for index in raw.index[(parsed.isna() | np.isinf(parsed)).to_numpy()]:
         problems.append(f"{_row(index)}, column {column!r}: not a number: {raw[column][index]!r}")
     for index in raw.index[(parsed < 0).to_numpy()]:
         value = raw[column][index]
         problems.append(f"{_row(index)}, column {column!r}: negative value {value}")
-    return parsed
+    for index in raw.index[(parsed > MAX_VALUE).to_numpy()]:
+        value = raw[column][index]
+        problems.append(
+            f"{_row(index)}, column {column!r}: value {value} is above {MAX_VALUE:.0e}, the "
+            "largest a statistic may be (check the column's unit)"
+        )
+    return parsed.where(~ambiguous)
 
 
 def _check_blank_units(frame: pd.DataFrame, problems: list[str]) -> None:
@@ -361,15 +440,19 @@ def check_coverage(
 
 
 def load_statistics(
-    path: Path, *, sheet: str | None = None, log: Callable[[str], None] | None = None
+    path: Path,
+    *,
+    sheet: str | None = None,
+    log: Callable[[str], None] | None = None,
+    decimal: str = ".",
 ) -> pd.DataFrame:
     """Read and tidy a statistics file (see :func:`read_statistics` and :func:`tidy`).
 
     ``log`` receives one line saying how the file was read (format, encoding or sheet, and
-    any unit conversion of a column).
+    any unit conversion of a column); ``decimal`` is the decimal mark of its numbers.
     """
     raw = read_statistics(path, sheet=sheet)
     if log is not None:
         converted = "".join(f"; {c} × {s:g}" for c, s in raw.scales.items())
         log(f"read statistics {Path(path).name}: {raw.read_as}{converted}")
-    return tidy(raw.frame, raw.source, raw.scales)
+    return tidy(raw.frame, raw.source, raw.scales, decimal=decimal, delimiter=raw.delimiter)

@@ -13,6 +13,7 @@ from pipeline.outputs import tables as table_outputs
 from pipeline.outputs.manifest import run_manifest
 from pipeline.outputs.staging import StagedOutputs
 from pipeline.outputs.tables import MapTables
+from pipeline.runtime.files import checksummed_text
 from pipeline.study.settings import Study
 
 MANIFEST_PATH = "data/processed/run.json"
@@ -70,7 +71,8 @@ def write_outputs(
                 zoning=tables.zoning, landuse_areas=tables.landuse_areas,
             )  # fmt: skip
         if cache_entry is not None and not cache_entry.reused and cache_entry.areas is not None:
-            staged.write_csv(cache_entry.relative_path, cache_entry.areas)
+            body = cache_entry.areas.to_csv(index=False)  # verified by zonal.cache on reuse
+            staged.write_text(cache_entry.relative_path, checksummed_text(body))
         if study.output.maps:
             from pipeline.outputs import render  # matplotlib only when drawing
 

@@ -56,3 +56,21 @@ def _sha256_of(path: Path) -> str:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
     return digest.hexdigest()
+
+
+CHECKSUM_LINE = "# sha256 of the lines below: "
+"""First line of a checksummed text file (:func:`checksummed_text`)."""
+
+
+def checksummed_text(body: str) -> str:
+    """``body`` preceded by a line holding its SHA-256, so that edits and damage show."""
+    return f"{CHECKSUM_LINE}{hashlib.sha256(body.encode('utf-8')).hexdigest()}\n{body}"
+
+
+def verified_body(text: str) -> str | None:
+    """The body of a :func:`checksummed_text`, or ``None`` when it does not match its line."""
+    first, _, body = text.partition("\n")
+    if not first.startswith(CHECKSUM_LINE):
+        return None
+    expected = first.removeprefix(CHECKSUM_LINE).strip()
+    return body if hashlib.sha256(body.encode("utf-8")).hexdigest() == expected else None

@@ -7,16 +7,19 @@ key and value. Paths in a study file are relative to the study file.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import itertools
 import math
+import re
+import stat
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import StudyError
+from pipeline.errors import StudyError, limit, limit_hint
 from pipeline.model.constants import (
     BUILTIN_SCHEMES,
     DEFAULT_SINK_T_PER_HA,
@@ -55,7 +58,7 @@ SECTION_KEYS: dict[str, set[str]] = {
         "classes",
         "transitions",
     },
-    "statistics": {"path", "sheet"},
+    "statistics": {"path", "sheet", "decimal"},
     "coefficients": {
         "respiration_t_per_10k_people",
         "energy_t_co2_per_tce",
@@ -76,6 +79,13 @@ SECTION_KEYS: dict[str, set[str]] = {
     "compute": {"scheduler"},
 }
 REQUIRED_SECTIONS = ("study", "landuse", "statistics")
+MAX_STUDY_BYTES = 1 << 20
+"""Caps on a study file (each can be raised through the environment variable named in its
+message): its size, how deep tables and arrays nest, and the length of any string."""
+MAX_NESTING = 16
+MAX_STRING_CHARS = 4096
+MAX_INTEGER = 2**63 - 1
+"""Larger integers are no value any key takes (and would overflow when made floats)."""
 
 
 class _Reader:
@@ -135,6 +145,13 @@ class _Reader:
         if value is None:
             return None
         path = (self.base_dir / value).resolve()
+        if path.exists() and not path.is_dir() and not path.is_file():
+            self.problem(
+                f"{section}.{key}",
+                f"not a regular file: {value!r} ({path} is a FIFO, socket or device; reading "
+                "it would never end)",
+            )
+            return None
         exists = path.exists() if directory_ok else path.is_file()
         if not exists and not _is_archive_member(path):
             self.problem(f"{section}.{key}", f"file not found: {value!r} (looked for {path})")
@@ -176,14 +193,74 @@ def load_study(path: str | Path) -> Study:
 def _parse_toml(study_path: Path) -> dict[str, Any]:
     if not study_path.is_file():
         raise StudyError(study_path, "study file not found")
+    _check_regular_file(study_path)
     try:
         text = study_path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as error:
         raise StudyError(study_path, f"is not UTF-8 text ({error.reason})") from None
     try:
-        return tomllib.loads(text)
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise StudyError(study_path, f"TOML syntax error: {error}") from None
+    except RecursionError:
+        raise StudyError(
+            study_path, "TOML arrays or tables nested too deeply to read (thousands of levels)"
+        ) from None
+    except ValueError as error:  # e.g. an integer of more than 4300 digits
+        raise StudyError(study_path, f"TOML value cannot be read: {error}") from None
+    problems = _oversized_values(data)
+    if problems:
+        raise StudyError(study_path, problems)
+    return data
+
+
+def _check_regular_file(study_path: Path) -> None:
+    """Refuse a FIFO or device (reads would never end) and a file above the size cap."""
+    status = study_path.stat()
+    if not stat.S_ISREG(status.st_mode):
+        raise StudyError(study_path, "is not a regular file (a FIFO, socket or device?)")
+    cap = limit("CARBON_ZONING_MAX_STUDY_BYTES", MAX_STUDY_BYTES)
+    if status.st_size > cap:
+        raise StudyError(
+            study_path,
+            f"study file is {status.st_size} bytes, above the {cap}-byte limit for a study "
+            f"file; {limit_hint('CARBON_ZONING_MAX_STUDY_BYTES')}",
+        )
+
+
+def _oversized_values(data: Mapping[str, Any]) -> list[str]:
+    """Values beyond the caps: nesting, string length, integer size (walked without
+    recursion, so any depth is safe)."""
+    max_depth = limit("CARBON_ZONING_MAX_NESTING", MAX_NESTING)
+    max_chars = limit("CARBON_ZONING_MAX_STRING_CHARS", MAX_STRING_CHARS)
+    problems: list[str] = []
+    pending: list[tuple[str, object, int]] = [(str(k), v, 1) for k, v in data.items()]
+    while pending and len(problems) < 100:
+        key, value, depth = pending.pop()
+        if depth > max_depth:
+            problems.append(
+                f"[{key}] nested {depth} levels deep, above the limit of {max_depth}; "
+                f"{limit_hint('CARBON_ZONING_MAX_NESTING')}"
+            )
+            continue
+        if isinstance(value, Mapping):
+            pending += [(f"{key}.{k}", v, depth + 1) for k, v in value.items()]
+            if len(key) > max_chars:
+                problems.append(f"[{key[:40]}…] key of {len(key)} characters")
+        elif isinstance(value, list):
+            pending += [(f"{key}[{i}]", v, depth + 1) for i, v in enumerate(value)]
+        elif isinstance(value, str) and len(value) > max_chars:
+            problems.append(
+                f"[{key[:200]}] string of {len(value)} characters, above the limit of "
+                f"{max_chars}; {limit_hint('CARBON_ZONING_MAX_STRING_CHARS')}"
+            )
+        elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INTEGER:
+            digits = len(str(abs(value)))
+            problems.append(
+                f"[{key[:200]}] integer of {digits} digits ({str(value)[:12]}…) is too large "
+                f"(at most {MAX_INTEGER})"
+            )
+    return problems
 
 
 def _check_keys(reader: _Reader) -> None:
@@ -219,6 +296,7 @@ def _build_study(reader: _Reader, study_path: Path) -> Study | None:
         output_dir=(study_path.parent / output_dir).resolve(),
         statistics_path=statistics or study_path.parent,
         statistics_sheet=reader.get("statistics", "sheet", str),
+        statistics_decimal=reader.choice("statistics", "decimal", (".", ","), "."),
         landuse=_landuse(reader),
         boundaries=_boundaries(reader),
         reference=reference,
@@ -254,13 +332,12 @@ def _boundaries(reader: _Reader) -> BoundarySettings | None:
 
 
 def _encoding(reader: _Reader) -> str | None:
-    import codecs
-
     value = reader.get("boundaries", "encoding", str)
     if value is None:
         return None
     try:
-        codecs.lookup(value)
+        if not codecs.lookup(value)._is_text_encoding:  # rot13, base64: no text encodings
+            raise LookupError(value)
     except LookupError:
         reader.problem("boundaries.encoding", f"unknown encoding {value!r} (e.g. 'GBK', 'UTF-8')")
         return None
@@ -321,7 +398,7 @@ def _rasters(reader: _Reader) -> dict[int, Path]:
     rasters: dict[int, Path] = {}
     for year_text, raster in table.items():
         key = f"landuse.rasters.{year_text}"
-        if not str(year_text).isdigit() or not 1900 <= int(year_text) <= 2100:
+        if not re.fullmatch(r"[0-9]{4}", str(year_text)) or not 1900 <= int(year_text) <= 2100:
             reader.problem(key, f"year must be a four-digit year, got {year_text!r}")
             continue
         if not isinstance(raster, str):

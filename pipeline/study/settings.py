@@ -150,6 +150,7 @@ class Study:
     output: OutputSettings = field(default_factory=OutputSettings)
     compute: ComputeSettings = field(default_factory=ComputeSettings)
     statistics_sheet: str | None = None  # Excel sheet of the statistics; None: the first
+    statistics_decimal: str = "."  # decimal mark of the statistics' numbers ("." or ",")
 
     @property
     def years(self) -> tuple[int, ...]:

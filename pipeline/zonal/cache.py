@@ -6,12 +6,18 @@ the engine settings (nodata, mode, scheme) and the engine's own code and version
 gives a new key, so a stale table is never reused. Tables live in
 ``data/processed/cache/landuse_areas_<key>.csv`` and are written with the run's other outputs
 (staged and renamed together), so a failed run leaves the cache as it was.
+
+Each table starts with a line holding the SHA-256 of the rest (see
+:func:`pipeline.runtime.files.checksummed_text`): a table edited by hand, truncated or damaged
+no longer matches and is recomputed, with a note.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +25,13 @@ import pandas as pd
 
 from pipeline.inputs import boundaries, landuse, rasters
 from pipeline.inputs.boundaries import SHAPEFILE_SIDECARS
-from pipeline.runtime.files import sha256
+from pipeline.runtime.files import sha256, verified_body
 from pipeline.runtime.versions import pipeline_version
 from pipeline.study.settings import Study
 from pipeline.zonal.jobs import AREA_COLUMNS
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
+"""2: the table carries a checksum of its own content."""
 CACHE_FOLDER = "data/processed/cache"
 KEY_SHOWN = 12
 """Hex digits of the key shown in messages (the file name holds 16)."""
@@ -83,18 +90,40 @@ def relative_path(key: str) -> str:
     return f"{CACHE_FOLDER}/landuse_areas_{key[:16]}.csv"
 
 
-def load_areas(output_dir: Path, key: str) -> pd.DataFrame | None:
-    """The cached areas of ``key``, or ``None`` when absent or unreadable."""
+def load_areas(
+    output_dir: Path, key: str, note: Callable[[str], None] | None = None
+) -> pd.DataFrame | None:
+    """The cached areas of ``key``, or ``None`` when absent or not verified.
+
+    A table that does not match its checksum (edited, truncated, damaged) or cannot be read
+    is not used: ``note`` receives a line saying so, and the areas are recomputed.
+    """
     path = output_dir / relative_path(key)
     if not path.is_file():
         return None
+    table = _verified_table(path)
+    if table is None and note is not None:
+        note(
+            f"note: the cached land-use areas {path} do not match their checksum (edited or "
+            "damaged); recomputed them"
+        )
+    return table
+
+
+def _verified_table(path: Path) -> pd.DataFrame | None:
     try:
-        table = pd.read_csv(path, encoding="utf-8-sig", dtype={"unit": str})
-    except (OSError, ValueError):
+        body = verified_body(path.read_bytes().decode("utf-8-sig"))
+    except (OSError, UnicodeDecodeError):
         return None
-    if list(table.columns) != AREA_COLUMNS:
+    if body is None:
         return None
-    return table.astype({"year": "int64", "code": "int64"})
+    try:
+        table = pd.read_csv(io.StringIO(body), dtype={"unit": str})
+        if list(table.columns) != AREA_COLUMNS or table.isna().any().any():
+            return None
+        return table.astype({"year": "int64", "code": "int64"})
+    except (ValueError, TypeError, OverflowError):
+        return None
 
 
 def describe(key: str) -> str:

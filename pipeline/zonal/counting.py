@@ -11,7 +11,16 @@ from numba import njit
 from rasterio.windows import Window
 
 from pipeline.errors import InputError
-from pipeline.zonal.jobs import CODE_BINS, FLOAT_NODATA, LANES, Counts, GridJob, Layer, empty_counts
+from pipeline.zonal.jobs import (
+    CODE_BINS,
+    FLOAT_NODATA,
+    LANES,
+    MAX_CODE,
+    Counts,
+    GridJob,
+    Layer,
+    empty_counts,
+)
 
 
 def count_rows(
@@ -85,17 +94,29 @@ def _read_codes(
     data = dataset.read(1, window=window)
     nodata = layer.nodata
     if layer.is_float:
-        return _float_codes(data, nodata, layer), FLOAT_NODATA, True
+        origin = (int(window.row_off), int(window.col_off))
+        return _float_codes(data, nodata, layer, origin), FLOAT_NODATA, True
     if nodata is None or not float(nodata).is_integer():
         return data, 0, False
     return data, int(nodata), True
 
 
-def _float_codes(data: np.ndarray, nodata: float | None, layer: Layer) -> np.ndarray:
-    """Whole-number float codes as int64; nodata and NaN become a sentinel."""
+FLOAT_CODE_LIMIT = 2.0**62
+"""Float pixels at or beyond this magnitude (or infinite) cannot be an int64 code: an error,
+never a silent cast (``inf`` and 1e19 would become the nodata sentinel)."""
+
+
+def _float_codes(
+    data: np.ndarray, nodata: float | None, layer: Layer, origin: tuple[int, int] = (0, 0)
+) -> np.ndarray:
+    """Whole-number float codes as int64; nodata and NaN become a sentinel.
+
+    ``origin`` is the (row, column) of ``data[0, 0]`` in the raster, for messages.
+    """
     missing = np.isnan(data)
     if nodata is not None:
         missing |= data == nodata
+    _check_finite_codes(data, missing, layer, origin)
     fractional = ~missing & (data != np.floor(np.where(missing, 0, data)))
     if fractional.any():
         example = float(data[fractional][0])
@@ -105,6 +126,25 @@ def _float_codes(data: np.ndarray, nodata: float | None, layer: Layer) -> np.nda
             "land-use codes must be whole numbers",
         )
     return np.where(missing, FLOAT_NODATA, data).astype(np.int64)
+
+
+def _check_finite_codes(
+    data: np.ndarray, missing: np.ndarray, layer: Layer, origin: tuple[int, int]
+) -> None:
+    """Raise on infinite or huge pixels (not nodata), naming the value and where it is."""
+    with np.errstate(invalid="ignore"):
+        bad = ~missing & ~(np.abs(data) < FLOAT_CODE_LIMIT)
+    if not bad.any():
+        return
+    rows, columns = np.nonzero(bad)
+    row, column = origin[0] + int(rows[0]), origin[1] + int(columns[0])
+    value = float(data[rows[0], columns[0]])
+    raise InputError(
+        layer.path,
+        f"float raster holds {int(bad.sum())} pixel(s) that are no land-use code: value "
+        f"{value!r} at row {row}, column {column} (0-based); codes must be whole numbers "
+        f"0..{MAX_CODE}; if the value means no data, declare it as the raster's nodata",
+    )
 
 
 def _count_exact_strip(
