@@ -27,8 +27,9 @@ test: $(STAMP)  ## run the test suite
 programs: $(STAMP)  ## the outputs in QGIS, LibreOffice and Chromium (tests/test_real_programs.py)
 	$(BIN)/python -m pytest tests/test_real_programs.py -p no:xdist
 
-lint: $(STAMP)
+lint: $(STAMP)  ## ruff, and the layer rules of the house (import-linter contracts in pyproject)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: $(STAMP)
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .

@@ -14,7 +14,14 @@ configures logging; the ``carbon-zoning`` command line configures it.
 
 import logging
 
-from pipeline.api import Results, render_maps, run_study, validate_study, write_outputs
+from pipeline.api import (
+    Results,
+    plot_zoning,
+    render_maps,
+    run_study,
+    validate_study,
+    write_outputs,
+)
 from pipeline.errors import InputError, OutputError, PipelineError, PipelineWarning, StudyError
 from pipeline.study import Study, load_study
 
@@ -29,6 +36,7 @@ __all__ = [
     "Study",
     "StudyError",
     "load_study",
+    "plot_zoning",
     "render_maps",
     "run_study",
     "validate_study",

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import pandas as pd
@@ -31,6 +32,9 @@ from pipeline.outputs.tables import MapTables
 from pipeline.runtime.lock import RunLock
 from pipeline.study import Study, load_study
 from pipeline.zonal import cache
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 logger = logging.getLogger(__name__)
 
@@ -431,3 +435,25 @@ def reproduction_report(study: Study, table: pd.DataFrame, zones: pd.DataFrame) 
         zoning=zoning_comparison,
         notes=notes,
     )
+
+
+def plot_zoning(results: Results, *, language: str | None = None, ax: Axes | None = None) -> Axes:
+    """The zoning map of ``results`` (CJK fonts set up), as the pipeline draws it.
+
+    ``language`` defaults to the study's ``[maps] language``; returns the ``Axes``.
+    """
+    import matplotlib as mpl
+
+    from pipeline.outputs.fonts import cjk_rc
+    from pipeline.outputs.maps import plot_zoning as draw_zoning
+
+    if results.units is None:
+        raise InputError(results.study.path, "the study has no [boundaries]: nothing to map")
+    with mpl.rc_context(cjk_rc()):
+        return draw_zoning(
+            results.units,
+            results.zoning,
+            language=language or results.study.maps.language,
+            title=results.study.name,
+            ax=ax,
+        )

@@ -127,6 +127,7 @@ def _run_local_dask(
     bar: Callable[[int], None],
 ) -> None:
     """Dask's local ``threads`` or ``processes`` scheduler."""
+    _require_dask(scheduler)
     import dask
     from dask.callbacks import Callback
 
@@ -154,6 +155,7 @@ def _run_distributed(
     bar: Callable[[int], None],
 ) -> None:
     """A Dask distributed scheduler at ``address``; partials summed as they arrive."""
+    _require_dask(address)
     from distributed import Client, as_completed
 
     try:
@@ -202,3 +204,19 @@ class Progress:
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:
             self._bar.close()
+
+
+DASK_INSTALL_HINT = "pip install 'carbon-balance-zoning[dask]'"
+
+
+def _require_dask(scheduler: str) -> None:
+    """Raise an input error naming the extra to install when Dask is absent."""
+    import importlib.util
+
+    missing = [name for name in ("dask", "distributed") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise InputError(
+            "[compute] scheduler",
+            f"scheduler = {scheduler!r} needs the optional Dask packages ({', '.join(missing)} "
+            f"not installed); install them with {DASK_INSTALL_HINT}, or use scheduler = 'single'",
+        )

@@ -434,3 +434,17 @@ def test_centre_equals_gdal_on_tie_heavy_polygons(uniform_raster, corners) -> No
 def dataset_codes(path) -> np.ndarray:
     with rasterio.open(path) as dataset:
         return dataset.read(1)
+
+
+def test_missing_dask_names_the_extra(inputs, monkeypatch) -> None:
+    units, path = inputs
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name in ("dask", "distributed") else real_find_spec(name, *a),
+    )
+    with pytest.raises(InputError, match=r"carbon-balance-zoning\[dask\]"):
+        zonal.tabulate(units, {2020: path}, scheduler="threads")
