@@ -176,6 +176,8 @@ sink_t_per_ha = { "8" = 2.0 }
     areas = results.landuse_areas
     assert set(areas["code"]) == set(MODIS_CODES)
     assert areas.groupby(["unit", "year"])["area_ha"].sum().tolist() == pytest.approx([200.0] * 4)
+
+
 def test_infinite_or_repeated_bad_values_are_listed_not_a_crash(tmp_path: Path) -> None:
     path = tmp_path / "areas.csv"
     path.write_text("unit,year,code,area_ha\nA,inf,11,1\nA,inf,11,2\nA,2020,nan,3\n", "utf-8")
