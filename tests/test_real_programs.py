@@ -270,7 +270,7 @@ def test_libreoffice_converts_the_workbook_without_repair(calc: dict) -> None:
     for conversion in ("pdf", "xlsx"):
         result = calc[conversion]
         assert result["ok"], (conversion, result)
-    assert list(calc["original"]["sheets"]) == ["landuse_areas", "carbon_balance", "zoning"]
+    assert list(calc["original"]["sheets"]) == ["zoning", "carbon_balance", "landuse_areas", "说明"]
     assert calc["same_sheets"] and all(calc["same_cells"].values()), calc["same_cells"]
     assert calc["ok"]
     assert calc["pdf_pages"] is None or calc["pdf_pages"] >= 1
@@ -283,9 +283,25 @@ def test_libreoffice_first_page_renders(calc: dict) -> None:
     assert (pixels < 0.5).all(axis=-1).mean() > 0.001, "the first page has no text"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11: the workbook opens on landuse_areas")
 def test_workbook_opens_on_zoning(calc: dict) -> None:
     assert calc["opens_on"] == "zoning"
+
+
+def test_libreoffice_keeps_the_layout(calc: dict) -> None:
+    for name in ("zoning", "carbon_balance", "landuse_areas"):
+        sheet = calc["round_trip"]["sheets"][name]
+        assert sheet["orientation"] == "landscape", name
+        assert sheet["column_widths"], name
+    if shutil.which("pdftotext") is None:
+        pytest.skip("needs pdftotext: apt-get install -y poppler-utils")
+    # fitted to the page width: carbon_balance's first and last columns on one page (was 3)
+    pdf = calc["pdf"]["output"]
+    pages = [
+        _run(["pdftotext", "-f", str(n), "-l", str(n), "-layout", pdf, "-"]).stdout
+        for n in range(1, (calc["pdf_pages"] or 1) + 1)
+    ]
+    balance = [page for page in pages if "碳收支(t)" in page]
+    assert balance and all("碳平衡分区(英文)" in page for page in balance)
 
 
 # --------------------------------------------------------------------------- Chromium

@@ -54,6 +54,15 @@ def test_toy_study_loads(toy_study: MakeStudy) -> None:
         ("[zoning]\nbasis = 'median'\n", r"\[zoning\.basis\] must be one of .*got 'median'"),
         ("[compute]\nscheduler = 'gpu'\n", r"\[compute\.scheduler\] .*got 'gpu'"),
         ("[output]\nmaps = 'no'\n", r"\[output\.maps\] must be true or false, got 'no'"),
+        ("[maps]\nsvg_text = 'fonts'\n", r"\[maps\.svg_text\] must be one of .*got 'fonts'"),
+        (
+            "[output]\nxlsx_header_language = 'de'\n",
+            r"\[output\.xlsx_header_language\] must be one of .*got 'de'",
+        ),
+        (
+            "[output]\nxlsx_chinese_headers = false\nxlsx_header_language = 'zh'\n",
+            r"\[output\.xlsx_header_language\] 'zh' contradicts xlsx_chinese_headers = false",
+        ),
     ],
 )
 def test_each_problem_names_key_and_value(toy_study: MakeStudy, extra: str, expected: str) -> None:
@@ -172,6 +181,27 @@ def test_new_keys_are_read(toy_study: MakeStudy) -> None:
     study = load_study(toy_study(text=text))
     assert study.statistics_sheet == "数据"
     assert study.output.maps is False
+
+
+@pytest.mark.parametrize(
+    ("output", "language"),
+    [
+        ("", "zh"),
+        ("xlsx_chinese_headers = false\n", "en"),
+        ('xlsx_header_language = "en"\n', "en"),
+        ('xlsx_chinese_headers = true\nxlsx_header_language = "zh"\n', "zh"),
+    ],
+)
+def test_workbook_header_language(toy_study: MakeStudy, output: str, language: str) -> None:
+    study = load_study(toy_study(text=_with("[output]\n" + output)))
+    assert study.output.xlsx_header_language == language
+    assert study.output.xlsx_chinese_headers == (language == "zh")
+
+
+def test_svg_text_defaults_to_paths(toy_study: MakeStudy) -> None:
+    assert load_study(toy_study()).maps.svg_text == "paths"
+    study = load_study(toy_study(text=_with('[maps]\nsvg_text = "text"\n')))
+    assert study.maps.svg_text == "text"
 
 
 # --- schemes, class overrides, per-code coefficients and the coefficient table -----------

@@ -36,6 +36,7 @@ from pipeline.outputs import classes as classification
 from pipeline.outputs.labels import COLUMN_INFO, COLUMN_NAMES_ZH, INDICATORS, Indicator
 from pipeline.outputs.provenance import Provenance, study_provenance
 from pipeline.outputs.staging import StagedOutputs
+from pipeline.outputs.tables import with_zone_names
 from pipeline.runtime.versions import pipeline_version
 from pipeline.study.settings import Coefficients, Study
 
@@ -112,15 +113,6 @@ def _with_zone_names(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     out = with_zone_names(pd.DataFrame(frame))
     columns = [c for c in out.columns if c != "geometry"] + ["geometry"]
     return gpd.GeoDataFrame(out[columns], geometry="geometry", crs=frame.crs)
-
-
-def with_zone_names(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with ``zone_zh`` and ``zone_en`` (the zone's names) right after ``zone``."""
-    out = frame.drop(columns=["zone_zh", "zone_en"], errors="ignore")
-    at = list(out.columns).index("zone") + 1
-    out.insert(at, "zone_en", out["zone"].map(ZONE_NAMES_EN))
-    out.insert(at, "zone_zh", out["zone"].map(ZONE_NAMES_ZH))
-    return out
 
 
 def statistics_table(balance: pd.DataFrame) -> pd.DataFrame:

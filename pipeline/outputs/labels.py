@@ -196,7 +196,7 @@ def wrap_line(line: str, width: int) -> str:
     """Wrap ``line`` at ``width`` columns (a CJK character counts as two), at a space if near."""
     out, current = [], ""
     for char in line:
-        if _columns(current + char) > width and current:
+        if display_columns(current + char) > width and current:
             cut = current.rfind(" ")
             if cut <= 0 or cut < len(current) - 25 or char.isspace():
                 cut = len(current)
@@ -207,5 +207,6 @@ def wrap_line(line: str, width: int) -> str:
     return "\n".join(out)
 
 
-def _columns(text: str) -> int:
+def display_columns(text: str) -> int:
+    """Columns ``text`` takes in a fixed-width layout: a CJK character counts as two."""
     return sum(2 if ord(char) > 0x2E80 else 1 for char in text)

@@ -11,9 +11,11 @@ import pandas as pd
 
 from pipeline.outputs import tables as table_outputs
 from pipeline.outputs.manifest import run_manifest
+from pipeline.outputs.provenance import GENERATOR, study_provenance
 from pipeline.outputs.staging import StagedOutputs
 from pipeline.outputs.tables import MapTables
 from pipeline.runtime.files import checksummed_text
+from pipeline.runtime.versions import pipeline_version
 from pipeline.study.settings import Study
 
 MANIFEST_PATH = "data/processed/run.json"
@@ -58,7 +60,12 @@ def write_outputs(
             staged.write(
                 WORKBOOK_PATH,
                 lambda path: table_outputs.write_workbook(
-                    path, sheets, chinese_headers=study.output.xlsx_chinese_headers
+                    path,
+                    sheets,
+                    header_language=study.output.xlsx_header_language,
+                    notes=table_outputs.workbook_notes(
+                        study.name, study_provenance(study), f"{GENERATOR} {pipeline_version()}"
+                    ),
                 ),
             )
         if tables.reproduction_markdown is not None:

@@ -34,6 +34,7 @@ from pipeline.study.settings import (
     MAP_CLASSIFICATIONS,
     MAP_INDICATORS,
     MAP_LABEL_MODES,
+    SVG_TEXT,
     BoundarySettings,
     Coefficients,
     ComputeSettings,
@@ -74,8 +75,9 @@ SECTION_KEYS: dict[str, set[str]] = {
         "labels",
         "label_values",
         "breaks",
+        "svg_text",
     },
-    "output": {"xlsx", "xlsx_chinese_headers", "maps"},
+    "output": {"xlsx", "xlsx_chinese_headers", "xlsx_header_language", "maps"},
     "compute": {"scheduler"},
 }
 REQUIRED_SECTIONS = ("study", "landuse", "statistics")
@@ -643,6 +645,7 @@ def _maps(reader: _Reader) -> MapSettings:
         labels=reader.choice("maps", "labels", MAP_LABEL_MODES, "auto"),
         label_values=reader.get("maps", "label_values", bool, True),
         breaks=_map_breaks(reader),
+        svg_text=reader.choice("maps", "svg_text", SVG_TEXT, "paths"),
     )
 
 
@@ -670,9 +673,19 @@ def _map_breaks(reader: _Reader) -> dict[str, tuple[float, ...]]:
 
 
 def _output(reader: _Reader) -> OutputSettings:
+    chinese = reader.get("output", "xlsx_chinese_headers", bool, True)
+    language = reader.choice(
+        "output", "xlsx_header_language", ("zh", "en"), "zh" if chinese else "en"
+    )
+    if "xlsx_chinese_headers" in reader.section("output") and chinese != (language == "zh"):
+        reader.problem(
+            "output.xlsx_header_language",
+            f"{language!r} contradicts xlsx_chinese_headers = {str(chinese).lower()}; keep one",
+        )
     return OutputSettings(
         xlsx=reader.get("output", "xlsx", bool, True),
-        xlsx_chinese_headers=reader.get("output", "xlsx_chinese_headers", bool, True),
+        xlsx_chinese_headers=language == "zh",
+        xlsx_header_language=language,
         maps=reader.get("output", "maps", bool, True),
     )
 

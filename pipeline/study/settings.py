@@ -45,6 +45,9 @@ MAP_INDICATORS = (
 # "all" names what fits at any size, "none" names nothing.
 MAP_LABEL_MODES = ("auto", "all", "none")
 
+# [maps] svg_text: "paths" draws SVG text as outlines, "text" keeps it editable text.
+SVG_TEXT = ("paths", "text")
+
 
 @dataclass(frozen=True)
 class BoundarySettings:
@@ -113,6 +116,7 @@ class MapSettings:
     label_values: bool = True  # indicator maps: the value under the name (where it fits)
     # [maps.breaks]: inner class breaks per indicator stem, ascending, in the legend's unit
     breaks: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
+    svg_text: str = "paths"  # "paths": SVG text as outlines (no font needed); "text": editable
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,9 @@ class OutputSettings:
 
     xlsx: bool = True
     xlsx_chinese_headers: bool = True
+    # the workbook's one header row: "zh" Chinese names with units, "en" the column ids;
+    # by default "zh", or "en" where the older key xlsx_chinese_headers = false
+    xlsx_header_language: str = "zh"
     maps: bool = True  # false: `run` skips maps and report (`carbon-zoning maps` draws them)
 
 
