@@ -10,11 +10,11 @@ from pathlib import Path
 import pandas as pd
 import pyogrio
 import pytest
-from matplotlib.colors import to_rgb
 
 from pipeline.model.constants import T_PER_10K_T, ZONE_NAMES_ZH, ZONES
-from pipeline.outputs import geopackage
+from pipeline.outputs import classes, geopackage
 from pipeline.study import Study
+from pipeline.study.settings import MapSettings, ZoningSettings
 from tests.conftest import write_demo_tables
 
 SPATIAL_LAYERS = ["units", "balance_2015", "balance_2020"]
@@ -222,26 +222,28 @@ def test_balance_class_labels_are_in_the_maps_unit(gpkg: Path) -> None:
         assert (low, high) == pytest.approx((lower * T_PER_10K_T, upper * T_PER_10K_T))
 
 
-def test_shared_balance_classes_by_hand() -> None:
-    # 2 years x 3 units in 万t: {1.0, 1.2} {5.0, 5.5} {9.0, 9.9}; equal intervals of the
-    # pooled range 1.0..9.9 (width 2.967) with k=3 give the three pairs as classes
+def test_balance_classes_are_the_maps_classes(gpkg: Path, demo: Study) -> None:
+    balance = pd.read_csv(demo.processed_dir / "carbon_balance.csv", encoding="utf-8-sig")
+    shared = classes.study_classes(balance, demo.maps, demo.zoning)["balance_t"]
+    ranges = _ranges(_styles(gpkg)["balance_2015"][2])
+    assert [r[0] for r in ranges] + [ranges[-1][1]] == pytest.approx(shared.column_edges())
+    assert [r[2] for r in ranges] == [f"{label} 万t CO₂" for label in shared.labels]
+
+
+def test_balance_rules_by_hand_with_user_breaks() -> None:
+    # values 1.0 .. 9.9 万t, [maps.breaks] balance = [3, 7] (万t); narrowest class 3 - 1 = 2
+    # wide -> 1 decimal, so the outer edges are 1.0 and 9.9: edges 1.0 | 3 | 7 | 9.9 万t
     balance = pd.DataFrame({"balance_t": [1.0e4, 5.0e4, 9.0e4, 1.2e4, 5.5e4, 9.9e4]})
-    edges, labels, colours = geopackage.shared_balance_classes(balance, "EqualInterval", 3)
-    # smallest gap 9.0 - 5.5 = 3.5 -> 1 decimal; inner edges halfway between neighbouring
-    # classes (1.2|5.0 -> 3.1; 5.5|9.0 -> 7.25 -> 7.2), outer edges the extremes
-    assert edges == pytest.approx([1.0e4, 3.1e4, 7.2e4, 9.9e4])
-    assert labels == ["1.0 – 3.1 万t CO₂", "3.1 – 7.2 万t CO₂", "7.2 – 9.9 万t CO₂"]
-    assert len(colours) == 3 and len(set(colours)) == 3
-
-
-def test_balance_classes_diverge_only_across_zero() -> None:
-    positive = pd.DataFrame({"balance_t": [1.0e4, 2.0e4, 3.0e4, 4.0e4]})
-    both = pd.DataFrame({"balance_t": [-2.0e4, -1.0e4, 3.0e4, 4.0e4]})
-    *_, reds = geopackage.shared_balance_classes(positive, "EqualInterval", 2)
-    *_, sides = geopackage.shared_balance_classes(both, "EqualInterval", 2)
-    assert all(to_rgb(c)[0] >= to_rgb(c)[2] for c in reds)  # all red: no blue for > 0
-    blue, red = to_rgb(sides[0]), to_rgb(sides[-1])
-    assert blue[2] > blue[0] and red[0] > red[2]
+    maps = MapSettings(breaks={"balance": (3.0, 7.0)})
+    rules = geopackage.graduated_rules(balance, maps, ZoningSettings())
+    assert [r.lower for r in rules] == pytest.approx([1.0e4, 3.0e4, 7.0e4])
+    assert [r.upper for r in rules] == pytest.approx([3.0e4, 7.0e4, 9.9e4])
+    assert [r.label for r in rules] == [
+        "1.0 – 3.0 万t CO₂",
+        "3.0 – 7.0 万t CO₂",
+        "7.0 – 9.9 万t CO₂",
+    ]
+    assert len({r.colour for r in rules}) == 3
 
 
 def test_metadata_names_the_study_and_says_synthetic(gpkg: Path) -> None:

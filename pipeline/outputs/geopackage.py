@@ -17,7 +17,6 @@ Fields are plain numbers and strings only, so every GIS reads them.
 from __future__ import annotations
 
 import itertools
-import math
 import os
 import sqlite3
 from collections.abc import Mapping, Sequence
@@ -38,7 +37,7 @@ from pipeline.outputs.provenance import Provenance, study_provenance
 from pipeline.outputs.staging import StagedOutputs
 from pipeline.outputs.tables import with_zone_names
 from pipeline.runtime.versions import pipeline_version
-from pipeline.study.settings import Coefficients, Study
+from pipeline.study.settings import Coefficients, MapSettings, Study, ZoningSettings
 
 GEOPACKAGE_PATH = "data/processed/carbon_balance.gpkg"
 GRADUATED_FIELD = "balance_t"
@@ -186,57 +185,19 @@ def balance_indicator() -> Indicator:
     return next(i for i in INDICATORS if i.column == GRADUATED_FIELD)
 
 
-def shared_balance_classes(
-    balance: pd.DataFrame, scheme: str, k: int
-) -> tuple[list[float], list[str], list[str]]:
-    """``balance_t`` classes shared by every year: (edges in t CO2, labels in 万t, colours).
+def graduated_rules(
+    balance: pd.DataFrame, maps: MapSettings, zoning: ZoningSettings
+) -> list[StyleRule]:
+    """The balance maps' classes (shared by every year) as style rules on ``balance_t``.
 
-    The values of all years are pooled and classed in the maps' unit (万t CO2, as on the
-    balance maps). The classes are contiguous: an inner edge lies between the largest value
-    of one class and the smallest of the next, rounded to the decimals the labels show; the
-    outer edges are the extremes rounded outwards. The ramp diverges around 0 only when the
-    values lie on both sides of it.
+    The bounds are in t CO2 (the field's unit); the labels in 万t CO2, as on the maps.
     """
-    indicator = balance_indicator()
-    shown = balance[GRADUATED_FIELD].dropna().to_numpy(dtype=float) * indicator.scale
-    straddles = bool((shown < 0).any() and (shown > 0).any())
-    cmap = indicator.cmap if straddles else ("Reds" if shown.min() >= 0 else "Blues_r")
-    classes = classification.classify_values(
-        shown, scheme=scheme, k=k, cmap=cmap, centre=0.0 if straddles else None
-    )
-    members = [m for m in classes.member_ranges(shown) if m is not None]
-    decimals = _label_decimals(members)
-    edges = [math.floor(members[0][0] * 10**decimals) / 10**decimals]
-    for (_, largest), (smallest, _) in itertools.pairwise(members):
-        edge = round((largest + smallest) / 2.0, decimals)
-        edges.append(edge if largest <= edge < smallest else (largest + smallest) / 2.0)
-    edges.append(math.ceil(members[-1][1] * 10**decimals) / 10**decimals)
-    if len(edges) == 2 and edges[0] == edges[1]:  # one value only: a class of width > 0
-        edges[1] += 10**-decimals
-    colours = [c for c, m in zip(classes.colours, classes.member_ranges(shown), strict=True) if m]
-    unit = indicator.unit("zh")
-    labels = [
-        f"{lower:,.{decimals}f} – {upper:,.{decimals}f} {unit}"
-        for lower, upper in itertools.pairwise(edges)
-    ]
-    return [edge / indicator.scale for edge in edges], labels, colours
-
-
-def _label_decimals(members: Sequence[tuple[float, float]]) -> int:
-    """Decimals that tell the gap between neighbouring classes apart (0 to 4)."""
-    gaps = [after[0] - here[1] for here, after in itertools.pairwise(members)]
-    spread = members[-1][1] - members[0][0]
-    step = min([g for g in gaps if g > 0] + [spread if spread > 0 else 1.0])
-    return int(min(4, max(0, 1 - math.floor(math.log10(step)))))
-
-
-def graduated_rules(balance: pd.DataFrame, scheme: str, k: int) -> list[StyleRule]:
-    """The balance layers' graduated classes (one set for every year), as style rules."""
-    edges, labels, colours = shared_balance_classes(balance, scheme, k)
+    shared = classification.study_classes(balance, maps, zoning)[GRADUATED_FIELD]
+    unit = balance_indicator().unit("zh")
     return [
-        StyleRule(label, colour, lower=lower, upper=upper)
+        StyleRule(f"{label} {unit}", colour, lower=lower, upper=upper)
         for (lower, upper), label, colour in zip(
-            itertools.pairwise(edges), labels, colours, strict=True
+            itertools.pairwise(shared.column_edges()), shared.labels, shared.colours, strict=True
         )
     ]
 
@@ -482,8 +443,8 @@ def write_geopackage(
     landuse_areas: pd.DataFrame,
     coefficients: Coefficients,
     provenance: Provenance,
-    classification_scheme: str = "NaturalBreaks",
-    classes: int = 5,
+    maps: MapSettings | None = None,
+    zoning_settings: ZoningSettings | None = None,
 ) -> None:
     """Write the whole GeoPackage to ``path``.
 
@@ -505,7 +466,9 @@ def write_geopackage(
                 sld("units", "zone", zones),
             )
         }
-        rules = graduated_rules(balance, classification_scheme, classes)  # shared by all years
+        rules = graduated_rules(  # the maps' classes, shared by every year
+            balance, maps or MapSettings(), zoning_settings or ZoningSettings()
+        )
         for name, frame in balance_layers(units, balance).items():
             _write_layer(work, frame, name, f"{study_name}: carbon balance {name[-4:]}.{note}")
             styles[name] = (
@@ -566,7 +529,7 @@ def stage_geopackage(
             landuse_areas=landuse_areas,
             coefficients=study.coefficients,
             provenance=provenance,
-            classification_scheme=study.maps.classification,
-            classes=study.maps.classes,
+            maps=study.maps,
+            zoning_settings=study.zoning,
         ),
     )
