@@ -28,10 +28,11 @@ from pipeline.inputs import boundaries, checks, landuse, statistics
 from pipeline.inputs.reference import read_notes, read_reference
 from pipeline.model import balance as balance_model
 from pipeline.model import reproduction, zoning
-from pipeline.outputs.tables import MapTables
+from pipeline.outputs.tables import MapTables, counting_text
 from pipeline.runtime.lock import RunLock
 from pipeline.study import Study, load_study
 from pipeline.zonal import cache
+from pipeline.zonal.jobs import Counting
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -69,6 +70,7 @@ class Inputs:
     raw_areas: pd.DataFrame | None = None  # tabulated areas before classification (cached)
     cache_key: str | None = None
     cache_reused: bool = False
+    counting: Counting | None = None  # rasters: the counting mode and grid per year
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,7 @@ def write_outputs(results: Results) -> list[Path]:
             relative_path=cache.relative_path(inputs.cache_key),
             areas=inputs.raw_areas,
             reused=inputs.cache_reused,
+            counting_path=cache.counting_path(inputs.cache_key),
         )
     with output_lock(study):
         return write.write_outputs(
@@ -161,12 +164,14 @@ def write_outputs(results: Results) -> list[Path]:
 
 def map_tables(results: Results) -> MapTables:
     """What the maps, report and GeoPackage are drawn from."""
+    counting = results.inputs.counting
     return MapTables(
         results.balance,
         results.zoning,
         results.landuse_areas,
         results.units,
         results.reproduction_markdown,
+        counting=None if counting is None else counting.to_json(),
     )
 
 
@@ -250,22 +255,23 @@ def tabulate_areas(
     *,
     force: bool = False,
     note: Callable[[str], None] | None = None,
-) -> tuple[pd.DataFrame, str | None, bool]:
+) -> tuple[pd.DataFrame, str | None, bool, Counting | None]:
     """Hectares per (unit, year, code): from the area table, or zonally from the rasters.
 
-    Returns the areas, the cache key (rasters only) and whether the cached table was reused;
-    ``force`` recomputes even when the cache holds the key; ``note`` receives a line when a
-    cached table fails its checksum and is recomputed.
+    Returns the areas, the cache key, whether the cached table was reused and how each year
+    was counted (the last three ``None, False, None`` for an area table); ``force``
+    recomputes even when the cache holds the key; ``note`` receives a line when a cached
+    table fails its checksum (or lacks its counting record) and is recomputed.
     """
     if study.landuse.areas is not None:
-        return landuse.read_area_table(study.landuse.areas), None, False
+        return landuse.read_area_table(study.landuse.areas), None, False, None
     assert units is not None  # the study loader requires boundaries with rasters
     scheme = study_scheme(study)
     checks.warn_nodata_is_a_code(study, scheme.classes, nodata_of(study, scheme))
     key = cache.areas_key(study)
-    cached = None if force else cache.load_areas(study.output_dir, key, note)
+    cached = None if force else cache.load_entry(study.output_dir, key, note)
     if cached is not None:
-        return cached, key, True
+        return cached[0], key, True, cached[1]
     from pipeline import zonal  # numba is loaded only when tabulating
 
     result = zonal.tabulate(
@@ -276,7 +282,7 @@ def tabulate_areas(
         scheduler=study.compute.scheduler,
         zero_is_code=0 in scheme.classes,
     )
-    return result.areas[cache.AREA_COLUMNS], key, False
+    return result.areas[cache.AREA_COLUMNS], key, False, result.counting
 
 
 def study_scheme(study: Study) -> landuse.Scheme:
@@ -346,8 +352,11 @@ def load_inputs(study: Study, timer: Timer, *, force: bool = False) -> Inputs:
         note(f"note: {line}")
     checks.check_units_before_tabulation(study, stats, units)
     with timer.stage("zonal"):
-        raw, key, reused = tabulate_areas(study, units, force=force, note=note)
+        raw, key, reused, counting = tabulate_areas(study, units, force=force, note=note)
         areas = classify_areas(study, raw, note)
+    if counting is not None:
+        text = counting_text(counting.to_json())
+        note(f"note: land-use counting (mode = {study.landuse.mode!r}): {text}")
     checks.check_area_table_units(study, units, areas)
     names, names_source = checks.study_units(study, units, areas)
     if units is None:  # with boundaries, checked before tabulation
@@ -369,6 +378,7 @@ def load_inputs(study: Study, timer: Timer, *, force: bool = False) -> Inputs:
         raw_areas=raw,
         cache_key=key,
         cache_reused=reused,
+        counting=counting,
     )
 
 

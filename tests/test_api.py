@@ -1,18 +1,22 @@
-"""The library API: what a run notes about its inputs (log, run.json)."""
+"""The library API: what a run notes about its inputs (log, run.json) and how it counted."""
 
 from __future__ import annotations
 
 import json
 import logging
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import geopandas as gpd
 import pytest
 import shapely
-from conftest import CRS, ORIGIN, PIXEL_M, SIZE, TOY_STATISTICS, write_raster
+from conftest import CRS, ORIGIN, PIXEL_M, SIZE, TOY_STATISTICS, TOY_STUDY, write_raster
 
+from pipeline import zonal
 from pipeline.api import run_study, write_outputs
+from pipeline.study import load_study
+from pipeline.zonal import cache
 
 STUDY = """\
 [study]
@@ -113,3 +117,82 @@ def test_unit_of_features_that_do_not_touch_is_noted(tmp_path: Path) -> None:
     assert not [n for n in results.notes if "'B'" in n]
     write_outputs(results)
     assert expected in manifest_notes(study)
+
+
+# --------------------------------------------------------------------------- counting mode
+
+
+def zonal_entry(study: Path) -> dict:
+    manifest = study.parent / "out" / "data" / "processed" / "run.json"
+    return json.loads(manifest.read_text(encoding="utf-8"))["zonal"]
+
+
+def test_counting_mode_is_noted_recorded_and_kept_with_the_cache(tmp_path: Path) -> None:
+    study = write_study(tmp_path, {2015: "lu_2015.tif", 2020: "lu_2020.tif"}, HALVES)
+    text = study.read_text(encoding="utf-8").replace(
+        "[statistics]", 'mode = "exact"\n\n[statistics]'
+    )
+    study.write_text(text, encoding="utf-8")
+    expected = "note: land-use counting (mode = 'exact'): 2015, 2020: exact (grid 0)"
+    first = run_study(study)
+    assert expected in first.notes
+    write_outputs(first)
+    recorded = {"mode": {"2015": "exact", "2020": "exact"}, "grid": {"2015": 0, "2020": 0}}
+    assert zonal_entry(study) == recorded
+    sidecar = tmp_path / "out" / cache.counting_path(first.inputs.cache_key)
+    assert json.loads(sidecar.read_text(encoding="utf-8")) == recorded
+
+    second = run_study(study)  # from the cache: the mode is still known
+    assert second.inputs.cache_reused
+    assert expected in second.notes
+    write_outputs(second)
+    assert zonal_entry(study) == recorded
+
+
+@pytest.mark.parametrize("damage", ["missing", "not json", "wrong mode", "other years"])
+def test_cache_without_a_readable_counting_record_is_recomputed(
+    tmp_path: Path, damage: str
+) -> None:
+    study = write_study(tmp_path, {2015: "lu_2015.tif", 2020: "lu_2020.tif"}, HALVES)
+    write_outputs(run_study(study))
+    key = cache.areas_key(load_study(study))
+    sidecar = tmp_path / "out" / cache.counting_path(key)
+    records = {
+        "not json": "{",
+        "wrong mode": '{"mode": {"2015": "fast", "2020": "centre"}, '
+        '"grid": {"2015": 0, "2020": 0}}',
+        "other years": '{"mode": {"2015": "centre"}, "grid": {"2015": 0}}',
+    }
+    if damage == "missing":
+        sidecar.unlink()
+    else:
+        sidecar.write_text(records[damage], encoding="utf-8")
+    again = run_study(study)
+    assert not again.inputs.cache_reused
+    assert [n for n in again.notes if "lack a readable counting record" in n]
+    assert [n for n in again.notes if n.startswith("note: land-use counting")]
+    write_outputs(again)
+    assert cache.load_counting(tmp_path / "out", key) is not None
+
+
+def test_counting_per_grid_matches_the_engine(tmp_path: Path) -> None:
+    study = write_study(tmp_path, {2015: "lu_2015.tif", 2020: "lu_2020.tif"}, HALVES)
+    write_raster(tmp_path, {"path": "lu_2020.tif", "size": 4, "pixel": SIZE * PIXEL_M / 4})
+    results = run_study(study)
+    engine = zonal.tabulate(results.units, load_study(study).landuse.rasters, nodata=None)
+    assert engine.grid_of_year == {2015: 0, 2020: 1}
+    modes = engine.mode_used
+    expected = (
+        f"note: land-use counting (mode = 'auto'): 2015: {modes[2015]} (grid 0); "
+        f"2020: {modes[2020]} (grid 1)"
+    )
+    assert expected in results.notes
+
+
+def test_area_table_studies_have_no_counting(toy_study: Callable[..., Path]) -> None:
+    study = toy_study(text=TOY_STUDY + "\n[output]\nmaps = false\nxlsx = false\n")
+    results = run_study(study)
+    assert results.inputs.counting is None
+    assert not [n for n in results.notes if "counting" in n]
+    write_outputs(results)
+    assert zonal_entry(study) is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -15,8 +16,9 @@ from matplotlib.colors import to_rgb
 from pipeline.api import read_units
 from pipeline.outputs import classes as classification
 from pipeline.outputs import render
-from pipeline.study import Study
-from tests.conftest import TEST_DPI, expected_stems, write_demo_tables
+from pipeline.outputs import report as report_module
+from pipeline.study import Study, load_study
+from tests.conftest import TEST_DPI, demo_study_file, expected_stems, write_demo_tables
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 CHROMIUM = next((found for name in CHROMIUM_NAMES if (found := shutil.which(name))), None)
@@ -106,3 +108,30 @@ def _share_near(pixels: np.ndarray, colour: str, tolerance: float = 0.03) -> flo
     """Share of pixels within ``tolerance`` (per channel, 0–1) of ``colour``."""
     distance = np.abs(pixels - np.asarray(to_rgb(colour))).max(axis=-1)
     return float((distance < tolerance).mean())
+
+
+COUNTING = {"mode": {"2010": "exact", "2015": "centre", "2020": "centre"},
+            "grid": {"2010": 1, "2015": 0, "2020": 0}}  # fmt: skip
+
+
+def test_inputs_table_names_the_counting_mode_per_grid(demo: Study) -> None:
+    html = report_module.inputs_html(demo, COUNTING)
+    assert re.search(
+        r"<td>land-use counting \(mode = auto\)</td>\s*"
+        r"<td>2015, 2020: centre \(grid 0\); 2010: exact \(grid 1\)</td>",
+        html,
+    )
+    assert "counting" not in report_module.inputs_html(demo)  # an area table: nothing was counted
+
+
+def test_maps_command_reads_the_counting_from_run_json(tmp_path: Path) -> None:
+    study = load_study(demo_study_file(tmp_path))
+    manifest = study.processed_dir / "run.json"
+    manifest.parent.mkdir(parents=True)
+    manifest.write_text(json.dumps({"zonal": COUNTING}), encoding="utf-8")
+    assert render.recorded_counting(study) == COUNTING
+    for damaged in ("{", '{"zonal": {"mode": {"2015": "centre"}, "grid": {}}}', "[]"):
+        manifest.write_text(damaged, encoding="utf-8")
+        assert render.recorded_counting(study) is None
+    manifest.unlink()
+    assert render.recorded_counting(study) is None

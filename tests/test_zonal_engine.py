@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -18,6 +20,7 @@ from rasterstats import zonal_stats
 from pipeline import zonal
 from pipeline.errors import InputError, PipelineWarning
 from pipeline.zonal import schedulers
+from pipeline.zonal.jobs import Counting
 
 PIXELS = 240
 
@@ -448,3 +451,21 @@ def test_missing_dask_names_the_extra(inputs, monkeypatch) -> None:
     )
     with pytest.raises(InputError, match=r"carbon-balance-zoning\[dask\]"):
         zonal.tabulate(units, {2020: path}, scheduler="threads")
+
+
+def test_counting_record_round_trip_and_refusals() -> None:
+    counting = Counting({2015: "centre", 2020: "exact"}, {2015: 0, 2020: 1})
+    record = counting.to_json()
+    assert record == {"mode": {"2015": "centre", "2020": "exact"}, "grid": {"2015": 0, "2020": 1}}
+    assert Counting.from_json(json.loads(json.dumps(record))) == counting
+    bad = [
+        [],
+        {"mode": {"2015": "centre"}},
+        {"mode": {"2015": "centre"}, "grid": {"2020": 0}},
+        {"mode": {"2015": "fast"}, "grid": {"2015": 0}},
+        {"mode": {"2015": "centre"}, "grid": {"2015": "0"}},
+        {"mode": {"2015": "centre"}, "grid": {"2015": True}},
+    ]
+    for record in bad:
+        with pytest.raises(ValueError, match=r"counting|mode|grid"):
+            Counting.from_json(record)

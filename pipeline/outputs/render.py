@@ -8,6 +8,7 @@ processed tables on their own (``carbon-zoning maps``).
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -70,8 +71,21 @@ def read_tables(study: Study, units: gpd.GeoDataFrame | None) -> MapTables:
     if study.reference is not None and reproduction_path.is_file():
         reproduction = reproduction_path.read_text(encoding="utf-8")
     return MapTables(
-        tables["carbon_balance"], tables["zoning"], tables["landuse_areas"], units, reproduction
-    )
+        tables["carbon_balance"], tables["zoning"], tables["landuse_areas"], units, reproduction,
+        counting=recorded_counting(study),
+    )  # fmt: skip
+
+
+def recorded_counting(study: Study) -> dict[str, dict[str, object]] | None:
+    """The counting mode and grid per year recorded in run.json (``zonal``), when readable."""
+    try:
+        manifest = json.loads((study.processed_dir / "run.json").read_text(encoding="utf-8"))
+        zonal = manifest.get("zonal")
+        if set(zonal) == {"mode", "grid"} and set(zonal["mode"]) == set(zonal["grid"]):
+            return zonal
+    except (OSError, ValueError, AttributeError, TypeError):  # absent, damaged or older
+        pass
+    return None
 
 
 def figures(study: Study, tables: MapTables) -> Iterator[tuple[str, Figure]]:

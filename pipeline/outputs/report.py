@@ -23,7 +23,7 @@ from pipeline.outputs.fonts import cjk_font_path
 from pipeline.outputs.labels import COLUMN_NAMES_ZH, INDICATORS
 from pipeline.outputs.provenance import study_provenance
 from pipeline.outputs.staging import StagedOutputs
-from pipeline.outputs.tables import MapTables
+from pipeline.outputs.tables import MapTables, counting_text
 from pipeline.runtime.versions import pipeline_version
 from pipeline.study.settings import Coefficients, Study
 
@@ -83,8 +83,9 @@ def font_face_css(text: str) -> str:
     )
 
 
-def inputs_html(study: Study) -> str:
-    """The study's inputs and settings as a two-column table."""
+def inputs_html(study: Study, counting: Mapping[str, object] | None = None) -> str:
+    """The study's inputs and settings as a two-column table (with the counting mode per
+    raster grid when ``counting``, run.json's ``zonal`` entry, is given)."""
     provenance = study_provenance(study)
     rows = [("study file", study.path.name), ("statistics", provenance.statistics),
             ("land use", provenance.landuse)]  # fmt: skip
@@ -105,6 +106,8 @@ def inputs_html(study: Study) -> str:
         ("SEC breaks", ", ".join(f"{b:g}" for b in study.zoning.sec_breaks)),
         ("map classes", f"{study.maps.classification}, k ≤ {study.maps.classes}"),
     ]
+    if counting:
+        rows.append((f"land-use counting (mode = {study.landuse.mode})", counting_text(counting)))
     frame = pd.DataFrame(rows, columns=["input / setting", "value"])
     return table_html(frame, numbers=False)
 
@@ -186,7 +189,7 @@ def report_html(study: Study, tables: MapTables, images: Mapping[str, bytes]) ->
             "not official statistics or RESDC land use; every number below follows from them."
             "</p>"
         )
-    parts += ["<h2>Inputs 输入</h2>", inputs_html(study)]
+    parts += ["<h2>Inputs 输入</h2>", inputs_html(study, tables.counting)]
     parts += ["<h2>Zoning 碳平衡分区</h2>", zoning_html(tables.zoning)]
     parts += ["<h2>Maps 图件</h2>", images_html(images)]
     parts += ["<h2>Carbon balance 碳收支</h2>", balance_html(tables.balance)]

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
@@ -43,6 +44,20 @@ class MapTables:
     landuse_areas: pd.DataFrame
     units: gpd.GeoDataFrame | None
     reproduction_markdown: str | None = None
+    counting: Mapping[str, Any] | None = None  # run.json's "zonal": mode and grid per year
+
+
+def counting_text(counting: Mapping[str, Any]) -> str:
+    """``2015, 2020: centre (grid 0); 2010: exact (grid 1)`` from run.json's ``zonal`` entry.
+
+    ``centre`` counts the pixels whose centre is in a unit, ``exact`` weights every pixel by
+    the share of it the unit covers.
+    """
+    years_of: dict[tuple[str, Any], list[str]] = {}
+    for year, mode in counting["mode"].items():
+        years_of.setdefault((mode, counting["grid"][year]), []).append(str(year))
+    parts = sorted(years_of.items(), key=lambda item: item[0][1])
+    return "; ".join(f"{', '.join(years)}: {mode} (grid {grid})" for (mode, grid), years in parts)
 
 
 def balance_sheets(

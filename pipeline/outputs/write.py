@@ -31,6 +31,7 @@ class CacheEntry:
     relative_path: str
     areas: pd.DataFrame | None
     reused: bool
+    counting_path: str | None = None  # the sidecar with the counting mode and grid per year
 
     def manifest(self) -> dict[str, object]:
         """The ``landuse_cache`` entry of run.json."""
@@ -80,6 +81,8 @@ def write_outputs(
         if cache_entry is not None and not cache_entry.reused and cache_entry.areas is not None:
             body = cache_entry.areas.to_csv(index=False)  # verified by zonal.cache on reuse
             staged.write_text(cache_entry.relative_path, checksummed_text(body))
+            if cache_entry.counting_path is not None and tables.counting is not None:
+                staged.write_json(cache_entry.counting_path, tables.counting)
         if study.output.maps:
             from pipeline.outputs import render  # matplotlib only when drawing
 
@@ -93,6 +96,7 @@ def write_outputs(
             outputs=[*outputs, MANIFEST_PATH],
             extra={
                 "landuse_cache": cache_entry.manifest() if cache_entry else None,
+                "zonal": tables.counting,
                 "notes": list(notes),
             },
         )

@@ -4,7 +4,8 @@ The key is a SHA-256 over everything the areas depend on: the checksum of every 
 the boundaries (with a Shapefile's .dbf, .shx, .prj and .cpg), how the boundaries are read,
 the engine settings (nodata, mode, scheme) and the engine's own code and version. Any change
 gives a new key, so a stale table is never reused. Tables live in
-``data/processed/cache/landuse_areas_<key>.csv`` and are written with the run's other outputs
+``data/processed/cache/landuse_areas_<key>.csv``, with a sidecar ``landuse_areas_<key>.json``
+recording the counting mode and grid of each year; both are written with the run's other outputs
 (staged and renamed together), so a failed run leaves the cache as it was.
 
 Each table starts with a line holding the SHA-256 of the rest (see
@@ -28,7 +29,7 @@ from pipeline.inputs.boundaries import SHAPEFILE_SIDECARS
 from pipeline.runtime.files import sha256, verified_body
 from pipeline.runtime.versions import pipeline_version
 from pipeline.study.settings import Study
-from pipeline.zonal.jobs import AREA_COLUMNS
+from pipeline.zonal.jobs import AREA_COLUMNS, Counting
 
 CACHE_FORMAT = 2
 """2: the table carries a checksum of its own content."""
@@ -88,6 +89,40 @@ def areas_key(study: Study) -> str:
 def relative_path(key: str) -> str:
     """Where the areas of ``key`` are kept, relative to the output folder."""
     return f"{CACHE_FOLDER}/landuse_areas_{key[:16]}.csv"
+
+
+def counting_path(key: str) -> str:
+    """Where the counting mode and grid per year of ``key`` are kept (beside its table)."""
+    return relative_path(key).removesuffix(".csv") + ".json"
+
+
+def load_counting(output_dir: Path, key: str) -> Counting | None:
+    """The counting record of ``key``, or ``None`` when absent or unreadable."""
+    path = output_dir / counting_path(key)
+    try:
+        return Counting.from_json(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        return None
+
+
+def load_entry(
+    output_dir: Path, key: str, note: Callable[[str], None] | None = None
+) -> tuple[pd.DataFrame, Counting] | None:
+    """The cached areas of ``key`` and how they were counted, or ``None`` unless both are
+    present and verified: a table without a readable counting record for each of its years
+    is recomputed (``note`` receives a line saying so)."""
+    areas = load_areas(output_dir, key, note)
+    if areas is None:
+        return None
+    counting = load_counting(output_dir, key)
+    if counting is None or set(counting.mode) != set(areas["year"]):
+        if note is not None:
+            note(
+                f"note: the cached land-use areas {output_dir / relative_path(key)} lack a "
+                f"readable counting record ({counting_path(key)}); recomputed them"
+            )
+        return None
+    return areas, counting
 
 
 def load_areas(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -37,6 +37,36 @@ AREA_COLUMNS = ["unit", "year", "code", "pixels", "area_ha"]
 
 
 @dataclass(frozen=True)
+class Counting:
+    """How each year's raster was counted: the mode used (``centre`` or ``exact``) and the
+    index of its raster grid (years on one grid share the mode)."""
+
+    mode: dict[int, str]
+    grid: dict[int, int]
+
+    def to_json(self) -> dict[str, dict[str, Any]]:
+        """``{"mode": {"2015": "centre"}, "grid": {"2015": 0}}`` (run.json, cache sidecar)."""
+        return {
+            "mode": {str(year): mode for year, mode in sorted(self.mode.items())},
+            "grid": {str(year): grid for year, grid in sorted(self.grid.items())},
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> Counting:
+        """The inverse of :meth:`to_json`; raises ``ValueError`` on anything else."""
+        if not isinstance(data, dict) or set(data) != {"mode", "grid"}:
+            raise ValueError(f"not a counting record: {data!r}")
+        mode, grid = data["mode"], data["grid"]
+        if not isinstance(mode, dict) or not isinstance(grid, dict) or set(mode) != set(grid):
+            raise ValueError(f"not a counting record: {data!r}")
+        if not all(m in ("centre", "exact") for m in mode.values()):
+            raise ValueError(f"unknown counting mode in {mode!r}")
+        if not all(isinstance(g, int) and not isinstance(g, bool) for g in grid.values()):
+            raise ValueError(f"grid indices must be integers: {grid!r}")
+        return cls({int(y): str(m) for y, m in mode.items()}, {int(y): g for y, g in grid.items()})
+
+
+@dataclass(frozen=True)
 class ZonalResult:
     """Areas per (unit, year, code) and how they were obtained.
 
@@ -63,6 +93,11 @@ class ZonalResult:
     seconds: dict[int, float] = field(default_factory=dict)
     rasterizations: int = 0
     grid_of_year: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def counting(self) -> Counting:
+        """The mode used and the grid index per year."""
+        return Counting(dict(self.mode_used), dict(self.grid_of_year))
 
 
 @dataclass(frozen=True)
