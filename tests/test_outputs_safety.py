@@ -355,7 +355,14 @@ def test_manifest_records_inputs_versions_and_timings(
     assert manifest["settings"]["coefficients"]["energy_t_co2_per_tce"] == 2.66
     assert {"python", "pandas", "rasterio"} <= set(manifest["versions"])
     assert {"study", "statistics", "boundaries", "zonal", "model"} <= set(manifest["timings_s"])
-    assert manifest["notes"] == ["read statistics statistics.csv: CSV, encoding UTF-8"]
+    modes = manifest["zonal"]["mode"]  # the case's two years are on two grids
+    assert set(modes.values()) <= {"centre", "exact"}
+    assert manifest["zonal"]["grid"] == {"2015": 0, "2020": 1}
+    assert manifest["notes"] == [
+        "read statistics statistics.csv: CSV, encoding UTF-8",
+        f"note: land-use counting (mode = 'auto'): 2015: {modes['2015']} (grid 0); "
+        f"2020: {modes['2020']} (grid 1)",
+    ]
     assert manifest["landuse_cache"]["reused"] is False
     for output in manifest["outputs"]:
         assert (study.parent / "out" / output).is_file()
