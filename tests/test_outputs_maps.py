@@ -75,6 +75,18 @@ def test_default_png_is_300_dpi_and_svg_has_no_font_dependency(
     assert "<text" not in svg.read_text(encoding="utf-8")
 
 
+def test_svg_text_as_text_keeps_the_labels_editable(demo_tables: Study, tmp_path: Path) -> None:
+    tables = render.read_tables(demo_tables, read_units(demo_tables))
+    with mpl.rc_context(cjk_rc()):
+        ax = maps.plot_zoning(tables.units, tables.zoning, language="zh")
+        svg = tmp_path / "zoning.svg"
+        render.save_figure(ax.figure, svg, "svg", svg_text="text")
+    text = svg.read_text(encoding="utf-8")
+    # titles, legends and footnotes are text; labels with a white halo (path effects) stay
+    # outlines, as matplotlib draws path effects as paths
+    assert "<text" in text and "碳强度控制区" in text and "Noto Sans CJK SC" in text
+
+
 def test_plot_functions_draw_on_the_given_axes(demo_tables: Study) -> None:
     tables = render.read_tables(demo_tables, read_units(demo_tables))
     rows = tables.balance[tables.balance["year"] == 2020]
@@ -113,6 +125,23 @@ def test_demo_footnote_says_synthetic(demo_tables: Study) -> None:
     assert "合成" in render.footnote_text(provenance, "zh")
     assert "SYNTHETIC" in render.footnote_text(provenance, "en")
     assert "guiyang_counties.gpkg" in render.footnote_text(provenance, "en")
+
+
+def test_charts_have_no_projection_note_and_maps_do() -> None:
+    provenance = Provenance("units.gpkg", "areas.csv", "statistics.csv", ("areas.csv",))
+    for language in ("zh", "en"):
+        projection = labels.TEXT[language]["projection"]
+        on_map = render.footnote_text(provenance, language, "年鉴", kind="map")
+        on_chart = render.footnote_text(provenance, language, "年鉴", kind="chart")
+        assert projection in on_map and "units.gpkg" in on_map
+        assert projection not in on_chart and "units.gpkg" not in on_chart
+        assert "areas.csv" in on_chart and "statistics.csv" in on_chart and "年鉴" in on_chart
+        assert labels.TEXT[language]["synthetic"] in on_chart
+    kinds = {stem: render.figure_kind(stem) for stem in ("zoning", "balance_2015",
+                                                         "eec_sec_scatter", "landuse_composition",
+                                                         "emission_sink_bars")}  # fmt: skip
+    assert kinds == {"zoning": "map", "balance_2015": "map", "eec_sec_scatter": "chart",
+                     "landuse_composition": "chart", "emission_sink_bars": "chart"}  # fmt: skip
 
 
 def test_footnote_without_synthetic_inputs_has_no_warning() -> None:

@@ -55,8 +55,40 @@ def test_report_fetches_nothing(report: str) -> None:
 
 
 def test_report_embeds_every_map(report: str) -> None:
-    alts = re.findall(r'<img alt="([^"]+)" src="data:image/png;base64,', report)
-    assert set(alts) == expected_stems([2015, 2020])
+    stems = re.findall(
+        r'<img src="data:image/png;base64,[^"]+" alt="[^"]+" data-stem="([^"]+)"', report
+    )
+    assert set(stems) == expected_stems([2015, 2020])
+
+
+def test_each_figure_links_its_full_size_file_with_a_bilingual_caption(report: str) -> None:
+    figures = re.findall(r"<figure .*?</figure>", report, re.DOTALL)
+    assert len(figures) == len(expected_stems([2015, 2020]))
+    balance = next(f for f in figures if 'data-stem="balance_2015"' in f)
+    assert '<a href="../../maps/balance_2015.png"><img ' in balance
+    caption = re.search(r"<figcaption>(.*?)</figcaption>", balance).group(1)
+    assert "碳收支 (排放-碳汇)" in caption and "Carbon balance (emission - sink)" in caption
+    assert "2015" in caption
+    alt = re.search(r' alt="([^"]+)"', balance).group(1)
+    assert "Carbon balance" in alt and "5 units" in alt
+
+
+def test_report_has_one_h1_a_contents_list_and_print_css(report: str) -> None:
+    assert report.count("<h1") == 1
+    sections = re.findall(r'<section id="([^"]+)">', report)
+    assert sections == ["inputs", "zoning", "maps", "balance", "landuse", "reproduction"]
+    toc = re.search(r'<nav class="toc">(.*?)</nav>', report, re.DOTALL).group(1)
+    assert re.findall(r'href="#([^"]+)"', toc) == sections
+    assert "@page { size: A4" in report and "section { break-before: page; }" in report
+
+
+def test_report_years_are_integers_and_text_is_left_aligned(report: str) -> None:
+    body = re.sub(r"base64,[A-Za-z0-9+/=]+", "", report)
+    assert not re.search(r"\b(2015|2020)\.0", body)
+    assert "<th>index</th>" not in body and "<th></th>" not in body
+    # text columns (unit, zone names) carry no "num" class, numbers do
+    assert "<td>修文县</td>" in body and '<td class="num">0.767</td>' in body
+    assert '<td class="num">修文县</td>' not in body
 
 
 def test_report_has_inputs_tables_and_reproduction(report: str) -> None:

@@ -112,7 +112,9 @@ def implied_areas(reference: pd.DataFrame, balance: pd.DataFrame) -> pd.DataFram
 
 
 def _markdown(frame: pd.DataFrame, floatfmt: str = ".3f") -> str:
-    return frame.to_markdown(index=False, floatfmt=floatfmt)
+    """A Markdown table; years as integers even where a merge made the column float."""
+    formats = [".0f" if column == "year" else floatfmt for column in frame.columns]
+    return frame.to_markdown(index=False, floatfmt=formats)
 
 
 def reproduction_markdown(

@@ -30,23 +30,43 @@ from pipeline.outputs.tables import MapTables
 from pipeline.study.settings import Study
 
 PNG_DPI = 300
-MAP_FORMATS = ("png", "svg")  # SVG text is drawn as outlines: no font needed to view it
+MAP_FORMATS = ("png", "svg")  # SVG text as outlines by default ([maps] svg_text = "paths")
 REPORT_DPI = 110
+# Width of the PNG embedded in the report (px): at least the width it is shown at (about
+# 1,150 px in a 1,400 px window), so the browser never scales a map up.
+REPORT_IMAGE_PX = 1200
+# Figures that are charts, not maps: their footnote names no projection and no boundaries.
+CHART_STEMS = ("eec_sec_scatter", "landuse_composition", "emission_sink_bars")
+# matplotlib's svg.fonttype for [maps] svg_text: outlines, or text an editor can change.
+SVG_FONTTYPE = {"paths": "path", "text": "none"}
 
 
-def footnote_text(provenance: Provenance, language: str, extra: str | None = None) -> str:
-    """Data sources, projection and, for synthetic inputs, a warning; one item per line."""
+def figure_kind(stem: str) -> str:
+    """``"chart"`` for the scatter and bar charts, ``"map"`` for every map."""
+    return "chart" if stem in CHART_STEMS else "map"
+
+
+def footnote_text(
+    provenance: Provenance, language: str, extra: str | None = None, *, kind: str = "map"
+) -> str:
+    """The footnote of a figure of ``kind``, one item per line.
+
+    Maps: data sources (boundaries, land use, statistics), ``extra``, the projection and, for
+    synthetic inputs, a warning. Charts (``kind="chart"``) draw no geometry: land use and
+    statistics only, no projection.
+    """
     text = TEXT[language]
     sep = "；" if language == "zh" else "; "
     sources = [f"{text['landuse_source']} {provenance.landuse}",
                f"{text['statistics']} {provenance.statistics}"]  # fmt: skip
-    if provenance.boundaries:
+    if provenance.boundaries and kind == "map":
         sources.insert(0, f"{text['boundaries']} {provenance.boundaries}")
     colon = "：" if language == "zh" else ": "
     lines = [text["sources"] + colon + sep.join(sources)]
     if extra:
         lines.append(extra)
-    lines.append(text["projection"])
+    if kind == "map":
+        lines.append(text["projection"])
     if provenance.synthetic:
         lines.append(text["synthetic"] + f" ({', '.join(provenance.synthetic_inputs)})")
     return "\n".join(wrap_line(line, 150) for line in lines)
@@ -136,16 +156,29 @@ def _titled(study_name: str, title: str, stem: str) -> str:
     return f"{study_name}: {title}" + (f" {year}" if year else "")
 
 
-def save_figure(figure: Figure, path: Path, file_format: str, dpi: int = PNG_DPI) -> None:
-    """Save ``figure`` in ``file_format`` to ``path`` (format explicit: temp names vary)."""
-    figure.savefig(path, format=file_format, dpi=dpi, facecolor="white")
+def save_figure(
+    figure: Figure, path: Path, file_format: str, dpi: int = PNG_DPI, svg_text: str = "paths"
+) -> None:
+    """Save ``figure`` in ``file_format`` to ``path`` (format explicit: temp names vary).
+
+    SVG text is drawn as outlines (``svg_text="paths"``: looks the same everywhere) or kept
+    as ``<text>`` in the figure's font (``"text"``: editable and searchable in Inkscape or
+    Illustrator, which then need the font, Noto Sans CJK SC).
+    """
+    with mpl.rc_context({"svg.fonttype": SVG_FONTTYPE[svg_text]}):
+        figure.savefig(path, format=file_format, dpi=dpi, facecolor="white")
 
 
-def png_bytes(figure: Figure, dpi: int = REPORT_DPI) -> bytes:
+def png_bytes(figure: Figure, dpi: float = REPORT_DPI) -> bytes:
     """``figure`` as PNG bytes (for embedding in the report)."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi, facecolor="white")
     return buffer.getvalue()
+
+
+def report_dpi(figure: Figure) -> float:
+    """The dpi that makes ``figure`` ``REPORT_IMAGE_PX`` wide (at least ``REPORT_DPI``)."""
+    return max(REPORT_DPI, REPORT_IMAGE_PX / figure.get_figwidth())
 
 
 def stage_maps(
@@ -157,19 +190,24 @@ def stage_maps(
     formats: tuple[str, ...] = MAP_FORMATS,
 ) -> dict[str, bytes]:
     """Draw every figure into ``staged`` (``maps/<stem>.<format>``); return report PNGs."""
-    footnote = footnote_text(study_provenance(study), study.maps.language, study.maps.footnote)
+    provenance, settings = study_provenance(study), study.maps
+    footnotes = {
+        kind: footnote_text(provenance, settings.language, settings.footnote, kind=kind)
+        for kind in ("map", "chart")
+    }
     images: dict[str, bytes] = {}
     with mpl.rc_context(cjk_rc()):
         for stem, figure in figures(study, tables):
-            add_footnote(figure, footnote)
+            add_footnote(figure, footnotes[figure_kind(stem)])
             for file_format in formats:
-                staged.write(f"maps/{stem}.{file_format}", _saver(figure, file_format, dpi))
-            images[stem] = png_bytes(figure, min(dpi, REPORT_DPI))
+                saver = _saver(figure, file_format, dpi, settings.svg_text)
+                staged.write(f"maps/{stem}.{file_format}", saver)
+            images[stem] = png_bytes(figure, report_dpi(figure))
     return images
 
 
-def _saver(figure: Figure, file_format: str, dpi: int) -> Callable[[Path], None]:
-    return lambda path: save_figure(figure, path, file_format, dpi)
+def _saver(figure: Figure, file_format: str, dpi: int, svg_text: str) -> Callable[[Path], None]:
+    return lambda path: save_figure(figure, path, file_format, dpi, svg_text)
 
 
 def render_maps(
@@ -201,4 +239,5 @@ def stage_maps_and_report(
 ) -> None:
     """Stage every map and the HTML report (``run`` stages them with the tables)."""
     images = stage_maps(staged, study, tables, dpi=dpi, formats=formats)
-    report.stage_report(staged, study, tables, images)
+    link_format = "png" if "png" in formats else formats[0]
+    report.stage_report(staged, study, tables, images, link_format)

@@ -9,10 +9,13 @@ from __future__ import annotations
 import base64
 import html
 import io
-from collections.abc import Mapping
+import math
+import re
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 import markdown
+import numpy as np
 import pandas as pd
 from fontTools import subset
 from fontTools.ttLib import TTFont
@@ -20,7 +23,7 @@ from fontTools.ttLib import TTFont
 from pipeline.model.balance import class_areas
 from pipeline.model.constants import CLASS_NAMES_ZH, T_PER_10K_T, ZONE_NAMES_EN, ZONE_NAMES_ZH
 from pipeline.outputs.fonts import cjk_font_path
-from pipeline.outputs.labels import COLUMN_NAMES_ZH, INDICATORS
+from pipeline.outputs.labels import COLUMN_NAMES_ZH, INDICATORS, TEXT
 from pipeline.outputs.provenance import study_provenance
 from pipeline.outputs.staging import StagedOutputs
 from pipeline.outputs.tables import MapTables, counting_text
@@ -30,18 +33,27 @@ from pipeline.study.settings import Coefficients, Study
 REPORT_PATH = "data/processed/report.html"
 CSS = """
 body { font-family: "Report CJK", "Noto Sans CJK SC", "Microsoft YaHei", sans-serif;
-       margin: 2em auto; max-width: 1100px; padding: 0 1em; color: #222; line-height: 1.5; }
+       margin: 2em auto; max-width: 1180px; padding: 0 1em; color: #222; line-height: 1.5; }
 h1 { font-size: 1.6em; border-bottom: 2px solid #4a7fb5; padding-bottom: .2em; }
 h2 { font-size: 1.25em; margin-top: 2em; border-bottom: 1px solid #ccc; }
+h3 { font-size: 1.1em; } h4, h5, h6 { font-size: 1em; }
 table { border-collapse: collapse; margin: .8em 0; font-size: .86em; }
-th, td { border: 1px solid #ccc; padding: .25em .6em; text-align: left; }
-th { background: #eef3f8; } table.numbers td { text-align: right; }
-table.numbers td:first-child { text-align: left; }
+th, td { border: 1px solid #ccc; padding: .25em .6em; text-align: left; vertical-align: top; }
+th { background: #eef3f8; } th.num, td.num { text-align: right; }
 .warning { background: #fff3cd; border: 1px solid #e0b84d; padding: .6em 1em; }
-figure { margin: 1.2em 0; } figure img { width: 100%; border: 1px solid #ddd; }
-figcaption { font-size: .85em; color: #555; }
-.maps { display: grid; grid-template-columns: repeat(auto-fill, minmax(480px, 1fr)); gap: 1em; }
+nav.toc { background: #f6f8fa; border: 1px solid #ddd; padding: .4em 1.2em; }
+nav.toc ol { margin: .3em 0; padding-left: 1.4em; columns: 2; }
+figure { margin: 1.5em 0; } figure img { display: block; width: 100%; height: auto;
+         border: 1px solid #ddd; }
+figcaption { font-size: .9em; color: #444; margin-top: .3em; }
 code { background: #f4f4f4; padding: 0 .2em; }
+@page { size: A4; margin: 14mm; }
+@media print {
+  body { max-width: none; margin: 0; padding: 0; font-size: 10pt; }
+  section { break-before: page; } figure { break-inside: avoid; }
+  table { font-size: 8pt; } nav.toc { break-after: page; }
+  a { color: inherit; text-decoration: none; }
+}
 """
 # Sets data-images-decoded on <body> once every image has loaded, so a headless browser can
 # check the embedded maps decoded (used by the tests; harmless for readers).
@@ -55,11 +67,40 @@ window.addEventListener("load", function () {
 
 
 def table_html(frame: pd.DataFrame, floatfmt: str = "{:,.2f}", numbers: bool = True) -> str:
-    """An HTML table of ``frame`` with escaped cells and formatted (right-aligned) numbers."""
-    classes = "numbers" if numbers else None
-    return frame.to_html(
-        index=False, escape=True, border=0, float_format=floatfmt.format, classes=classes
+    """An HTML table of ``frame``: escaped cells, no index; numbers formatted and right-aligned,
+    text left-aligned (with ``numbers=False`` every column is text). Integers (years, codes)
+    print as they are."""
+    numeric = [
+        numbers
+        and pd.api.types.is_numeric_dtype(frame[c])
+        and not pd.api.types.is_bool_dtype(frame[c])
+        for c in frame.columns
+    ]
+    head = "".join(
+        f"<th{_num(n)}>{html.escape(str(column))}</th>"
+        for column, n in zip(frame.columns, numeric, strict=True)
     )
+    rows = []
+    for values in frame.itertuples(index=False):
+        cells = "".join(
+            f"<td{_num(n)}>{html.escape(_cell(value, floatfmt))}</td>"
+            for value, n in zip(values, numeric, strict=True)
+        )
+        rows.append(f"<tr>{cells}</tr>")
+    body = "\n".join(rows)
+    return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>"
+
+
+def _num(numeric: bool) -> str:
+    return ' class="num"' if numeric else ""
+
+
+def _cell(value: object, floatfmt: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float | np.floating):
+        return floatfmt.format(value)
+    return str(value)
 
 
 def font_face_css(text: str) -> str:
@@ -155,28 +196,94 @@ def landuse_html(landuse_areas: pd.DataFrame) -> str:
     return table_html(table.reset_index(), "{:,.1f}")
 
 
-def images_html(images: Mapping[str, bytes]) -> str:
-    """Every map as an embedded PNG with its file name as caption."""
-    figures = []
-    for stem, png in images.items():
-        data = base64.b64encode(png).decode("ascii")
-        figures.append(
-            f'<figure><img alt="{html.escape(stem)}" src="data:image/png;base64,{data}">'
-            f"<figcaption>maps/{html.escape(stem)}.png</figcaption></figure>"
-        )
-    return '<div class="maps">' + "\n".join(figures) + "</div>"
-
-
-def reproduction_html(reproduction_markdown: str | None) -> str | None:
-    """The reproduction report (Markdown) rendered to HTML, when the study has one."""
-    if reproduction_markdown is None:
-        return None
-    return markdown.markdown(
-        reproduction_markdown, extensions=["tables", "fenced_code"], output_format="html"
+def figure_titles(stem: str, study_name: str) -> tuple[str, str]:
+    """The figure's title in Chinese and English, from its file stem (``balance_2015``)."""
+    zh, en = TEXT["zh"], TEXT["en"]
+    stem_part, _, year = stem.rpartition("_")
+    if not (year.isdigit() and len(year) == 4):
+        stem_part, year = stem, ""
+    suffix = f" {year}" if year else ""
+    charts = {"eec_sec_scatter": "scatter", "landuse_composition": "landuse",
+              "emission_sink_bars": "bars", "zoning": "zoning"}  # fmt: skip
+    if stem_part in charts:
+        key = charts[stem_part]
+        title_zh = study_name if zh[key] in study_name else f"{study_name}：{zh[key]}"
+        return title_zh + suffix, f"{study_name}: {en[key]}{suffix}"
+    indicator = next((i for i in INDICATORS if i.stem == stem_part), None)
+    if indicator is None:
+        return stem, stem
+    return (
+        f"{study_name}{suffix}：{indicator.title_zh}",
+        f"{study_name}{suffix}: {indicator.title_en}",
     )
 
 
-def report_html(study: Study, tables: MapTables, images: Mapping[str, bytes]) -> str:
+def figure_alt(stem: str, study_name: str, units: int) -> str:
+    """What the figure shows, for readers who cannot see it (``alt`` text)."""
+    title_zh, title_en = figure_titles(stem, study_name)
+    stem_part = stem.rpartition("_")[0] if stem[-4:].isdigit() else stem
+    if stem_part == "zoning":
+        what = f"Map of the {units} units coloured by carbon-balance zone, with legend"
+    elif any(i.stem == stem_part for i in INDICATORS):
+        what = f"Map of the {units} units coloured by class, with legend and unit"
+    elif stem_part == "eec_sec_scatter":
+        what = f"Scatter chart of EEC against SEC for the {units} units, with the zoning breaks"
+    else:
+        what = f"Bar chart for the {units} units"
+    return f"{title_zh} / {title_en}. {what}."
+
+
+def images_html(
+    images: Mapping[str, bytes], study_name: str, units: int, link_format: str = "png"
+) -> str:
+    """Every figure, one per row at the page's width, opening its full-size file on click.
+
+    The captions give the figure's title in Chinese and English; the full-size file is
+    ``maps/<stem>.<link_format>`` beside ``data/`` (the link works where the run wrote it).
+    """
+    figures = []
+    for number, (stem, png) in enumerate(images.items(), start=1):
+        data = base64.b64encode(png).decode("ascii")
+        title_zh, title_en = figure_titles(stem, study_name)
+        full = f"../../maps/{html.escape(stem)}.{link_format}"
+        alt = html.escape(figure_alt(stem, study_name, units), quote=True)
+        figures.append(
+            f'<figure id="figure-{html.escape(stem)}"><a href="{full}">'
+            f'<img src="data:image/png;base64,{data}" alt="{alt}" data-stem="{html.escape(stem)}">'
+            f"</a><figcaption>图 {number} Figure {number}. {html.escape(title_zh)} / "
+            f'{html.escape(title_en)} — <a href="{full}">maps/{html.escape(stem)}.{link_format}'
+            "</a> (full size 原图)</figcaption></figure>"
+        )
+    return '<div class="maps">\n' + "\n".join(figures) + "\n</div>"
+
+
+def reproduction_html(reproduction_markdown: str | None) -> str | None:
+    """The reproduction report (Markdown) as HTML, its headings under the section's ``<h2>``."""
+    if reproduction_markdown is None:
+        return None
+    rendered = markdown.markdown(
+        reproduction_markdown, extensions=["tables", "fenced_code"], output_format="html"
+    )
+    return re.sub(
+        r"<(/?)h([1-6])\b",
+        lambda m: f"<{m.group(1)}h{min(6, int(m.group(2)) + 2)}",
+        rendered,
+    )
+
+
+def _section(anchor: str, title: str, *content: str) -> str:
+    return f'<section id="{anchor}">\n<h2>{title}</h2>\n' + "\n".join(content) + "\n</section>"
+
+
+def toc_html(sections: Sequence[tuple[str, str]]) -> str:
+    """The table of contents: a link to each section."""
+    items = "".join(f'<li><a href="#{anchor}">{title}</a></li>' for anchor, title in sections)
+    return f'<nav class="toc"><strong>目录 Contents</strong><ol>{items}</ol></nav>'
+
+
+def report_html(
+    study: Study, tables: MapTables, images: Mapping[str, bytes], link_format: str = "png"
+) -> str:
     """The whole report as one HTML document."""
     name = html.escape(study.name)
     provenance = study_provenance(study)
@@ -189,20 +296,28 @@ def report_html(study: Study, tables: MapTables, images: Mapping[str, bytes]) ->
             "not official statistics or RESDC land use; every number below follows from them."
             "</p>"
         )
-    parts += ["<h2>Inputs 输入</h2>", inputs_html(study, tables.counting)]
-    parts += ["<h2>Zoning 碳平衡分区</h2>", zoning_html(tables.zoning)]
-    parts += ["<h2>Maps 图件</h2>", images_html(images)]
-    parts += ["<h2>Carbon balance 碳收支</h2>", balance_html(tables.balance)]
-    parts += ["<h2>Land use 土地利用 (ha)</h2>", landuse_html(tables.landuse_areas)]
+    units = int(tables.balance["unit"].nunique())
+    sections = [
+        ("inputs", "Inputs 输入", inputs_html(study, tables.counting)),
+        ("zoning", "Zoning 碳平衡分区", zoning_html(tables.zoning)),
+        ("maps", "Maps 图件", images_html(images, study.name, units, link_format)),
+        ("balance", "Carbon balance 碳收支", balance_html(tables.balance)),
+        ("landuse", "Land use 土地利用 (ha)", landuse_html(tables.landuse_areas)),
+    ]
     reproduction = reproduction_html(tables.reproduction_markdown)
     if reproduction is not None:
-        parts += ['<h2>Reproduction 复现</h2><div class="reproduction">', reproduction, "</div>"]
+        sections.append(
+            ("reproduction", "Reproduction 复现", f'<div class="reproduction">{reproduction}</div>')
+        )
+    parts.append(toc_html([(anchor, title) for anchor, title, _ in sections]))
+    parts += [_section(anchor, title, content) for anchor, title, content in sections]
     column_names = ", ".join(f"{k} = {v}" for k, v in COLUMN_NAMES_ZH.items())
     parts.append(f'<p style="font-size:.8em;color:#666">Columns: {html.escape(column_names)}</p>')
     body = "\n".join(parts)
     fonts = font_face_css(name + body)
     return (
         '<!DOCTYPE html>\n<html lang="zh-CN">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{name}</title>\n<style>{fonts}\n{CSS}</style>\n"
         f"<script>{ONLOAD_SCRIPT}</script>\n"
         f"</head>\n<body>\n{body}\n</body>\n</html>\n"
@@ -219,7 +334,11 @@ def _generated_line() -> str:
 
 
 def stage_report(
-    staged: StagedOutputs, study: Study, tables: MapTables, images: Mapping[str, bytes]
+    staged: StagedOutputs,
+    study: Study,
+    tables: MapTables,
+    images: Mapping[str, bytes],
+    link_format: str = "png",
 ) -> None:
-    """Stage ``data/processed/report.html``."""
-    staged.write_text(REPORT_PATH, report_html(study, tables, images))
+    """Stage ``data/processed/report.html`` (figures link to ``maps/<stem>.<link_format>``)."""
+    staged.write_text(REPORT_PATH, report_html(study, tables, images, link_format))

@@ -3,10 +3,11 @@
     python tests/programs/report_shot.py report.html out/ [--width 1400] [--height 4000]
 
 Writes ``<out>/report-<width>.png`` (``--height`` px tall; by default the whole page, up
-to 16,000 px) and prints the size every image is drawn at (by its ``alt``), the page size,
-the tables wider than the page's text column (cut or scrolled headers), and whether every
-image decoded. The measurements come from a copy of the report with a small script added,
-read back with ``--dump-dom``; the screenshot is of the report itself. Standard library only.
+to 16,000 px) and prints the size every image is drawn at (with its ``alt``, ``data-stem``
+and enclosing link), the page size, the tables wider than the page's text column (cut or
+scrolled headers), and whether every image decoded. The measurements come from a copy of
+the report with a small script added, read back with ``--dump-dom``; the screenshot is of
+the report itself. Standard library only.
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ window.addEventListener("load", function () {
     return {width: Math.round(r.width), height: Math.round(r.height),
             top: Math.round(r.top + window.scrollY)}; }
   var images = Array.prototype.map.call(document.images, function (i) {
-    var b = box(i); b.alt = i.alt; b.natural_width = i.naturalWidth; return b; });
+    var b = box(i); b.alt = i.alt; b.stem = i.dataset.stem || null;
+    b.natural_width = i.naturalWidth;
+    var link = i.closest("a"); b.link = link ? link.getAttribute("href") : null; return b; });
   var column = document.body.clientWidth;
   var tables = Array.prototype.map.call(document.querySelectorAll("table"), function (t, n) {
     var b = box(t); b.index = n; b.scroll_width = t.scrollWidth;
