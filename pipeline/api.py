@@ -397,6 +397,7 @@ def compute(study: Study, inputs: Inputs, timer: Timer | None = None) -> Results
     )
     rule = zoning_rule(study)
     with_zones = zoning.classify(table, **rule).drop(columns="zone_zh")
+    with_zones = balance_model.extensions_last(with_zones)
     zones = zoning.zoning_table(table, basis=study.zoning.basis, **rule)
     return Results(
         study=study,

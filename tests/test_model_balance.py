@@ -9,7 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.errors import InputError
-from pipeline.model.balance import carbon_balance, coefficient_t_per_ha, share_ratio, sinks
+from pipeline.model.balance import (
+    carbon_balance,
+    coefficient_t_per_ha,
+    extensions_last,
+    share_ratio,
+    sinks,
+)
 from pipeline.model.constants import DEFAULT_SINK_T_PER_HA, DEFAULT_ZONE_MATRIX
 from pipeline.model.zoning import zoning_table
 from tests.conftest import TOY_AREAS, TOY_STATISTICS
@@ -61,6 +67,18 @@ def test_indices_by_hand() -> None:
     assert table.loc[("B", 2015), "sec"] == pytest.approx(
         0.2030545, rel=1e-6
     )  # (46.6/340.1)/(73680/109190)
+
+
+def test_compensation_rate_by_hand() -> None:
+    table = toy_balance()
+    # sink ÷ emission: 293.5 t / 35510 t (A 2015), 46.6 t / 73680 t (B 2015)
+    assert table.loc[("A", 2015), "compensation_rate"] == pytest.approx(0.00826528, rel=1e-6)
+    assert table.loc[("B", 2015), "compensation_rate"] == pytest.approx(0.000632465, rel=1e-6)
+
+
+def test_compensation_rate_comes_after_the_contract_columns() -> None:
+    frame = pd.DataFrame(columns=["unit", "compensation_rate", "eec", "zone"])
+    assert list(extensions_last(frame).columns) == ["unit", "eec", "zone", "compensation_rate"]
 
 
 def test_printed_equation_6_is_the_reciprocal_share_ratio() -> None:

@@ -12,18 +12,26 @@ For unit *i* in year *t* (the paper's Eqs. 1–7):
 - EEC = (Gᵢ/G) / (Eᵢ/E)         ("gdp_over_emission", default; see the reference README) or
   EEC = (Eᵢ/E) / (Gᵢ/G)         ("emission_over_gdp", the paper's printed Eq. 6)
 - SEC = (Aᵢ/A) / (Eᵢ/E)
+- compensation rate (碳补偿率) = A / E   (the share of the emission the unit's sinks offset)
 
 G, E and A are totals over all units of the study in the same year.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
 
+import numpy as np
 import pandas as pd
 
 from pipeline.errors import InputError
 from pipeline.model.constants import LAND_CLASSES
+
+# A number, an array or a series: the array-level rules serve one coefficient set (the
+# deterministic model) and N drawn sets (pipeline.model.uncertainty) alike.
+Values = TypeVar("Values", float, np.ndarray, pd.Series)
 
 BALANCE_COLUMNS = [
     "unit",
@@ -41,7 +49,23 @@ BALANCE_COLUMNS = [
     "sink_intensity_t_per_ha",
     "eec",
     "sec",
+    "compensation_rate",
 ]
+# Columns added after the contract's table: written after the zoning columns (eec_level,
+# sec_level, zone) so that every earlier column of carbon_balance.csv keeps its position.
+EXTENSION_COLUMNS = ("compensation_rate",)
+
+
+def respiration_emission_t(population_10k: Values, respiration_t_per_10k_people: Values) -> Values:
+    """E1 = respiration × P; broadcasts (a column of coefficient draws against a row of units)."""
+    # (t CO₂ / 10⁴ people) × (10⁴ people) = t CO₂
+    return respiration_t_per_10k_people * population_10k
+
+
+def energy_emission_t(energy_tce: Values, energy_t_co2_per_tce: Values) -> Values:
+    """E2 = energy factor × energy use; broadcasts like :func:`respiration_emission_t`."""
+    # (t CO₂ / tce) × tce = t CO₂
+    return energy_t_co2_per_tce * energy_tce
 
 
 def emissions(
@@ -52,12 +76,24 @@ def emissions(
 ) -> pd.DataFrame:
     """E1, E2 and E per (unit, year) from population and energy use."""
     frame = statistics[["unit", "year", "population_10k", "gdp_100m_yuan", "energy_tce"]].copy()
-    # (t CO₂ / 10⁴ people) × (10⁴ people) = t CO₂
-    frame["emission_respiration_t"] = respiration_t_per_10k_people * frame["population_10k"]
-    # (t CO₂ / tce) × tce = t CO₂
-    frame["emission_energy_t"] = energy_t_co2_per_tce * frame["energy_tce"]
+    frame["emission_respiration_t"] = respiration_emission_t(
+        frame["population_10k"].to_numpy(dtype=float), respiration_t_per_10k_people
+    )
+    frame["emission_energy_t"] = energy_emission_t(
+        frame["energy_tce"].to_numpy(dtype=float), energy_t_co2_per_tce
+    )
     frame["emission_t"] = frame["emission_respiration_t"] + frame["emission_energy_t"]
     return frame
+
+
+def code_coefficient_t_per_ha(
+    frame: pd.DataFrame, sink_t_per_ha_by_code: Mapping[int, float] | None, code: str = "code"
+) -> pd.Series:
+    """Each row's own per-code coefficient (t/ha), NaN where its code has none."""
+    if not sink_t_per_ha_by_code or code not in frame.columns:
+        return pd.Series(np.nan, index=frame.index)
+    by_code = frame[code].map(lambda c: sink_t_per_ha_by_code.get(int(c), float("nan")))
+    return by_code.astype(float)
 
 
 def coefficient_t_per_ha(
@@ -74,10 +110,8 @@ def coefficient_t_per_ha(
     sink nothing. ``code`` and ``land_class`` name the columns (e.g. ``code_to``).
     """
     by_class = frame[land_class].map(sink_t_per_ha).astype(float)
-    if sink_t_per_ha_by_code and code in frame.columns:
-        by_code = frame[code].map(lambda c: sink_t_per_ha_by_code.get(int(c), float("nan")))
-        by_class = by_code.astype(float).fillna(by_class)
-    return by_class.fillna(0.0)
+    by_code = code_coefficient_t_per_ha(frame, sink_t_per_ha_by_code, code)
+    return by_code.fillna(by_class).fillna(0.0)
 
 
 def code_sinks(
@@ -98,14 +132,77 @@ def code_sinks(
     return frame
 
 
+@dataclass(frozen=True)
+class SinkDesign:
+    """Per unit-year: the hectares that take their class's coefficient, per class, and the sink
+    of the land whose code has its own coefficient (``[coefficients]`` per code).
+
+    Rows follow ``keys`` (``unit, year``); columns of ``class_area_ha`` follow ``classes``.
+    """
+
+    keys: pd.DataFrame
+    area_ha: np.ndarray
+    classes: tuple[str, ...]
+    class_area_ha: np.ndarray
+    own_sink_t: np.ndarray
+
+
+def sink_design(
+    areas: pd.DataFrame, sink_t_per_ha_by_code: Mapping[int, float] | None = None
+) -> SinkDesign:
+    """Split ``areas`` into land taking its class's coefficient and land with its own."""
+    own = code_coefficient_t_per_ha(areas, sink_t_per_ha_by_code)
+    has_own = own.notna().to_numpy()
+    frame = areas[["unit", "year", "class", "area_ha"]].copy()
+    frame["own_sink_t"] = own.fillna(0.0).to_numpy() * frame["area_ha"]  # (t / ha) × ha = t
+    frame["class_area_ha"] = np.where(has_own, 0.0, frame["area_ha"])
+    table = frame.pivot_table(index=["unit", "year"], columns="class", values="class_area_ha",
+                              aggfunc="sum", fill_value=0.0)  # fmt: skip
+    classes = tuple(c for c in LAND_CLASSES if c in table.columns)
+    totals = frame.groupby(["unit", "year"])[["area_ha", "own_sink_t"]].sum().loc[table.index]
+    return SinkDesign(
+        keys=table.index.to_frame(index=False),
+        area_ha=totals["area_ha"].to_numpy(dtype=float),
+        classes=classes,
+        class_area_ha=table[list(classes)].to_numpy(dtype=float),
+        own_sink_t=totals["own_sink_t"].to_numpy(dtype=float),
+    )
+
+
+def sink_from_class_areas(
+    class_area_ha: np.ndarray, sink_t_per_ha: np.ndarray, own_sink_t: np.ndarray | float = 0.0
+) -> np.ndarray:
+    """A = Σ_k sink_k × S_k (+ the sink of land with its own code coefficient) per unit-year.
+
+    ``class_area_ha`` is (unit-years × classes); ``sink_t_per_ha`` is (classes,) or
+    (draws × classes). Returns (unit-years,) or (draws × unit-years). The sum runs class by
+    class in a fixed order, so one coefficient set gives the same numbers in either shape.
+    """
+    coefficients = np.asarray(sink_t_per_ha, dtype=float)
+    total = np.zeros(coefficients.shape[:-1] + class_area_ha.shape[:1]) + own_sink_t
+    for k in range(class_area_ha.shape[1]):
+        # (t / ha) × ha = t CO₂
+        total = total + coefficients[..., k, None] * class_area_ha[:, k]
+    return total
+
+
+def sink_vector(sink_t_per_ha: Mapping[str, float], classes: Sequence[str]) -> np.ndarray:
+    """The coefficients of ``classes`` in that order (a class without one sinks nothing)."""
+    return np.array([float(sink_t_per_ha.get(c, 0.0)) for c in classes])
+
+
 def sinks(
     areas: pd.DataFrame,
     sink_t_per_ha: Mapping[str, float],
     sink_t_per_ha_by_code: Mapping[int, float] | None = None,
 ) -> pd.DataFrame:
     """Total land area and A = Σ coefficient × area per (unit, year)."""
-    frame = code_sinks(areas, sink_t_per_ha, sink_t_per_ha_by_code)
-    return frame.groupby(["unit", "year"], as_index=False)[["area_ha", "sink_t"]].sum()
+    design = sink_design(areas, sink_t_per_ha_by_code)
+    frame = design.keys.copy()
+    frame["area_ha"] = design.area_ha
+    coefficients = sink_vector(sink_t_per_ha, design.classes)
+    frame["sink_t"] = sink_from_class_areas(design.class_area_ha, coefficients, design.own_sink_t)
+    return frame
 
 
 def sink_by_class(
@@ -133,24 +230,66 @@ def landuse_shares(areas: pd.DataFrame) -> pd.DataFrame:
     return table.div(table.sum(axis=1), axis=0) * 100.0  # share × 100 = %
 
 
+def balance_t(emission_t: Values, sink_t: Values) -> Values:
+    """B = E − A (t CO₂): positive where the unit emits more than its land absorbs."""
+    return emission_t - sink_t
+
+
+def compensation_rate(sink_t: Values, emission_t: Values) -> Values:
+    """碳补偿率 A / E: 1 when the sinks offset the whole emission, below 1 when they fall short."""
+    return sink_t / emission_t  # t / t: a ratio
+
+
+def group_shares(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """xᵢ / Σx with the sum over the entries of the same group (year) along the last axis."""
+    shares = np.empty_like(values, dtype=float)
+    for group in np.unique(groups):
+        members = groups == group
+        part = values[..., members]
+        shares[..., members] = part / part.sum(axis=-1, keepdims=True)
+    return shares
+
+
+def share_ratio_array(numerator: np.ndarray, denominator: np.ndarray, years: np.ndarray):
+    """(xᵢ / Σx) / (yᵢ / Σy) along the last axis, the totals taken within each year."""
+    return group_shares(numerator, years) / group_shares(denominator, years)
+
+
 def share_ratio(numerator: pd.Series, denominator: pd.Series, years: pd.Series) -> pd.Series:
     """(xᵢ / Σx) / (yᵢ / Σy), the totals taken over all units of the same year."""
-    numerator_share = numerator / numerator.groupby(years).transform("sum")
-    denominator_share = denominator / denominator.groupby(years).transform("sum")
-    return numerator_share / denominator_share
+    ratio = share_ratio_array(
+        numerator.to_numpy(dtype=float), denominator.to_numpy(dtype=float), years.to_numpy()
+    )
+    return pd.Series(ratio, index=numerator.index)
+
+
+def eec_sec(
+    gdp_100m_yuan: np.ndarray,
+    emission_t: np.ndarray,
+    sink_t: np.ndarray,
+    years: np.ndarray,
+    eec_definition: str,
+) -> tuple[np.ndarray, np.ndarray]:
+    """EEC and SEC along the last axis (unit-years; leading axes, e.g. draws, broadcast)."""
+    if eec_definition == "gdp_over_emission":
+        eec = share_ratio_array(np.broadcast_to(gdp_100m_yuan, emission_t.shape), emission_t, years)
+    elif eec_definition == "emission_over_gdp":
+        eec = share_ratio_array(emission_t, np.broadcast_to(gdp_100m_yuan, emission_t.shape), years)
+    else:
+        raise ValueError(f"unknown eec_definition {eec_definition!r}")
+    return eec, share_ratio_array(sink_t, emission_t, years)
 
 
 def contribution_indices(frame: pd.DataFrame, eec_definition: str) -> pd.DataFrame:
     """Add ``eec`` and ``sec`` to a frame holding ``year, gdp_100m_yuan, emission_t, sink_t``."""
     out = frame.copy()
-    years, gdp, emission = out["year"], out["gdp_100m_yuan"], out["emission_t"]
-    if eec_definition == "gdp_over_emission":
-        out["eec"] = share_ratio(gdp, emission, years)
-    elif eec_definition == "emission_over_gdp":
-        out["eec"] = share_ratio(emission, gdp, years)
-    else:
-        raise ValueError(f"unknown eec_definition {eec_definition!r}")
-    out["sec"] = share_ratio(out["sink_t"], emission, years)
+    out["eec"], out["sec"] = eec_sec(
+        out["gdp_100m_yuan"].to_numpy(dtype=float),
+        out["emission_t"].to_numpy(dtype=float),
+        out["sink_t"].to_numpy(dtype=float),
+        out["year"].to_numpy(),
+        eec_definition,
+    )
     return out
 
 
@@ -183,11 +322,18 @@ def carbon_balance(
     )
     frame[["area_ha", "sink_t"]] = frame[["area_ha", "sink_t"]].fillna(0.0)
     _check_defined(frame, eec_definition, source)
-    frame["balance_t"] = frame["emission_t"] - frame["sink_t"]
+    frame["balance_t"] = balance_t(frame["emission_t"], frame["sink_t"])
     frame["emission_intensity_t_per_ha"] = frame["emission_t"] / frame["area_ha"]
     frame["sink_intensity_t_per_ha"] = frame["sink_t"] / frame["area_ha"]
+    frame["compensation_rate"] = compensation_rate(frame["sink_t"], frame["emission_t"])
     frame = contribution_indices(frame, eec_definition)
     return frame[BALANCE_COLUMNS].sort_values(["year", "unit"]).reset_index(drop=True)
+
+
+def extensions_last(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with the ``EXTENSION_COLUMNS`` moved to the end (the contract's order first)."""
+    later = [c for c in EXTENSION_COLUMNS if c in frame.columns]
+    return frame[[c for c in frame.columns if c not in later] + later]
 
 
 def _check_defined(frame: pd.DataFrame, eec_definition: str, source: str) -> None:

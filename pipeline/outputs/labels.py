@@ -30,6 +30,7 @@ COLUMN_NAMES_ZH: dict[str, str] = {
     "sink_intensity_t_per_ha": "碳汇强度(t/hm²)",
     "eec": "碳排放经济贡献率",
     "sec": "碳吸收生态贡献率",
+    "compensation_rate": "碳补偿率",
     "eec_level": "经济贡献率等级",
     "sec_level": "生态贡献率等级",
     "zone": "分区代码",
@@ -177,6 +178,8 @@ INDICATORS: tuple[Indicator, ...] = (
               "", "", "PuOr", centre=1.0),
     Indicator("sec", "sec", "碳吸收生态贡献率 SEC", "Ecological support coefficient SEC",
               "", "", "BrBG", centre=1.0),
+    Indicator("compensation_rate", "compensation_rate", "碳补偿率 (碳汇/碳排放)",
+              "Carbon compensation rate (sink / emission)", "", "", "RdYlGn", centre=1.0),
 )  # fmt: skip
 
 
