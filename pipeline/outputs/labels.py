@@ -79,6 +79,9 @@ COLUMN_INFO: dict[str, ColumnInfo] = {
     "sink_intensity_t_per_ha": ColumnInfo("t CO₂/hm²", 2, "碳汇强度 = A / 面积 / sink per hectare"),
     "eec": ColumnInfo("", 3, "碳排放经济贡献率 EEC / economic contribution coefficient"),
     "sec": ColumnInfo("", 3, "碳吸收生态贡献率 SEC / ecological support coefficient"),
+    "compensation_rate": ColumnInfo(
+        "", 4, "碳补偿率 = 碳汇 / 碳排放 (1 为完全抵消) / compensation rate = sink / emission"
+    ),
     "eec_level": ColumnInfo("", None, "EEC 等级 low/medium/high / EEC level"),
     "sec_level": ColumnInfo("", None, "SEC 等级 low/medium/high / SEC level"),
     "zone": ColumnInfo("", None, "碳平衡分区 id / zone id"),
