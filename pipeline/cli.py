@@ -190,5 +190,22 @@ def _write_report(error: BaseException, argv: Sequence[str] | None, stage: str) 
     return Path(name)
 
 
+def entry() -> None:
+    """The ``carbon-zoning`` command: :func:`main`, then exit with its status.
+
+    An interrupted run has already stopped its threads, removed its temporary files and
+    released its lock when :func:`main` returns, so the process ends at once rather than
+    spending seconds unloading GDAL, numba and the rest (Ctrl-C should feel immediate).
+    """
+    import os
+
+    status = main()
+    if status == EXIT_INTERRUPTED:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    sys.exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -325,7 +325,23 @@ def build_case(name: str, tmp_path: Path) -> tuple[Path, dict[str, Any]]:
     for relative, text in SENTINELS.items():
         (root / "out" / relative).parent.mkdir(parents=True, exist_ok=True)
         (root / "out" / relative).write_text(text, encoding="utf-8")
+    _plant_special_files(root, spec)
     return study, spec
+
+
+def _plant_special_files(root: Path, spec: dict[str, Any]) -> None:
+    """The case's ``folders`` (made), ``symlinks`` ([link, target] pairs) and ``fifos``
+    (named pipes), each replacing whatever file the case generated at that path."""
+    import os
+
+    for relative in spec.get("folders", []):
+        (root / relative).mkdir(parents=True, exist_ok=True)
+    for relative, target in spec.get("symlinks", []):
+        (root / relative).unlink(missing_ok=True)
+        (root / relative).symlink_to(target)
+    for relative in spec.get("fifos", []):
+        (root / relative).unlink(missing_ok=True)
+        os.mkfifo(root / relative)
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -419,3 +435,58 @@ def paused_run_command(stage: str, *argv: str) -> list[str]:
     import sys
 
     return [sys.executable, "-c", PAUSED_RUN_DRIVER, stage, *argv]
+
+
+# --- a slow tabulation and a commit killed at a chosen rename (outputs safety tests) ------
+
+SLOW_TABULATION_DRIVER = """\
+import sys, time
+from pipeline import cli
+from pipeline.zonal import schedulers
+delay_s, argv = float(sys.argv[1]), sys.argv[2:]
+schedulers.STRIP_TARGET_PIXELS = 1  # one row per strip
+count_rows = schedulers.count_rows
+started = []
+
+def slow(*args, **kwargs):
+    if not started:
+        started.append(True)
+        print("counting", flush=True)
+    time.sleep(delay_s)
+    return count_rows(*args, **kwargs)
+
+schedulers.count_rows = slow
+sys.argv[1:] = argv
+cli.entry()
+"""
+"""A ``python -c`` program: the CLI with ``argv``, each strip (one raster row) taking ``delay_s``
+longer to count; prints ``counting`` when the first strip starts. Patched here, by the test."""
+
+KILLED_COMMIT_DRIVER = """\
+import os, signal, sys
+from pipeline import cli
+from pipeline.outputs import staging
+kill_at, argv = int(sys.argv[1]), sys.argv[2:]
+
+class KillingOs:
+    calls = 0
+    def __getattr__(self, name):
+        return getattr(os, name)
+    def replace(self, source, destination):
+        KillingOs.calls += 1
+        if KillingOs.calls == kill_at:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return os.replace(source, destination)
+
+staging.os = KillingOs()
+sys.exit(cli.main(argv))
+"""
+"""A ``python -c`` program: the CLI with ``argv``, killed (SIGKILL) at the ``kill_at``-th rename
+of the output commit. The fault is injected here, by the test, not through a pipeline hook."""
+
+
+def driver_command(driver: str, *argv: str) -> list[str]:
+    """The command line running one of the drivers above."""
+    import sys
+
+    return [sys.executable, "-c", driver, *argv]

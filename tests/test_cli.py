@@ -97,3 +97,33 @@ def test_workbook_round_trip(toy_study: MakeStudy, header: str) -> None:
         pd.testing.assert_frame_equal(from_xlsx, csv, check_dtype=False)
         first_row = list(pd.read_excel(workbook, sheet_name=sheet, header=None, nrows=1).iloc[0])
         assert ("区县" in first_row) == (not header) and ("unit" in first_row) == bool(header)
+
+
+def test_an_unexpected_error_is_an_internal_error_paragraph(
+    toy_study: MakeStudy, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug anywhere: exit 3, a short paragraph naming the exception and stage, the
+    traceback in a report file, the earlier outputs untouched."""
+    from pipeline import api
+    from pipeline.model import zoning
+
+    study = toy_study(text=FAST_STUDY)
+    assert main(["run", str(study)]) == 0
+    before = snapshot(study.parent / "out")
+    capsys.readouterr()
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise ZeroDivisionError("a bug in the zoning")
+
+    monkeypatch.setattr(zoning, "classify", broken)
+    assert api.zoning is zoning
+    assert main(["run", str(study)]) == 3
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.startswith("internal error: ZeroDivisionError: a bug in the zoning\n")
+    assert "  stage: pipeline.api" in err
+    report = Path(err.split("a report was written to ")[1].split(": please")[0])
+    assert "ZeroDivisionError: a bug in the zoning" in report.read_text(encoding="utf-8")
+    assert "Traceback" in report.read_text(encoding="utf-8")
+    report.unlink()
+    assert snapshot(study.parent / "out") == before

@@ -15,9 +15,12 @@ from pathlib import Path
 
 import pytest
 from conftest import (
+    KILLED_COMMIT_DRIVER,
     REPO,
+    SLOW_TABULATION_DRIVER,
     TOY_STUDY,
     build_case,
+    driver_command,
     paused_run_command,
     snapshot,
     write_raster,
@@ -29,6 +32,7 @@ from pipeline.errors import OutputError
 from pipeline.outputs.staging import StagedOutputs
 from pipeline.runtime.files import sha256
 from pipeline.runtime.lock import (
+    RunLock,
     Terminated,
     deferred_interrupts,
     interrupts_as_keyboard_interrupt,
@@ -127,6 +131,86 @@ def test_interrupted_run_keeps_earlier_outputs(
     assert "Traceback" not in err
     assert snapshot(_processed(study)) == before
     assert _leftovers(study.parent / "out") == []
+
+
+ROWS_SLOW = 400  # one strip per row: 400 × 0.1 s over 2 threads ≥ 20 s of counting
+
+
+def _slow_study(tmp_path: Path) -> Path:
+    """The raster case with 400 × 400 px rasters (5 m pixels over the same 2 km)."""
+    study = _raster_study(tmp_path)
+    for name in ("lu_2015.tif", "lu_2020.tif"):
+        write_raster(study.parent, {"path": name, "size": ROWS_SLOW, "pixel": 5.0})
+    return study
+
+
+@pytest.mark.parametrize("signals", [2, 3])
+def test_repeated_interrupts_stop_a_tabulation_within_two_seconds(
+    tmp_path: Path, signals: int
+) -> None:
+    study = _slow_study(tmp_path)
+    before = snapshot(_processed(study))
+    child = subprocess.Popen(
+        driver_command(SLOW_TABULATION_DRIVER, "0.1", "run", str(study), "--force"),
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert child.stdout is not None
+    for line in child.stdout:
+        if line.startswith("counting"):
+            break
+    time.sleep(1.0)  # well into the counting
+    assert child.poll() is None, child.stderr.read()  # type: ignore[union-attr]
+    sent_at = time.monotonic()
+    for _ in range(signals):
+        child.send_signal(signal.SIGINT)
+        time.sleep(0.1)
+    try:
+        child.wait(timeout=2.0 + 0.1 * signals)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    elapsed_s = time.monotonic() - sent_at
+    err = child.stderr.read()  # type: ignore[union-attr]
+    assert child.returncode == 130, err
+    assert elapsed_s < 2.0 + 0.1 * signals
+    assert err.startswith("interrupted") and "Traceback" not in err
+    assert snapshot(_processed(study)) == before
+    assert _leftovers(study.parent / "out") == []
+
+
+def _changed_inputs_run(study: Path, kill_at: int) -> subprocess.CompletedProcess[str]:
+    """A second run on other statistics (so its outputs differ), killed at rename ``kill_at``."""
+    statistics = study.parent / "statistics.csv"
+    statistics.write_text(statistics.read_text().replace("10.0", "11.0"))
+    return subprocess.run(
+        driver_command(KILLED_COMMIT_DRIVER, str(kill_at), "run", str(study)),
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("kill_at", [1, 4, 9])
+def test_a_commit_killed_at_a_rename_is_completed_by_the_next_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kill_at: int
+) -> None:
+    study = _raster_study(tmp_path)
+    _run(study, capsys)
+    processed = _processed(study)
+    old = snapshot(processed)
+    killed = _changed_inputs_run(study, kill_at)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert (processed / ".lock").exists()
+    with RunLock(processed, study.parent / "out") as lock:  # what the next run does first
+        assert any("finished the commit of the killed run" in note for note in lock.notes)
+        recovered = snapshot(processed)
+    recovered.pop(".lock")
+    assert _leftovers(study.parent / "out") == []
+    manifest = json.loads(recovered["run.json"])
+    listed = {str(Path(p).relative_to("data/processed")) for p in manifest["outputs"]}
+    assert set(recovered) == listed | {"cache/" + Path(manifest["landuse_cache"]["file"]).name}
+    changed = [name for name in ("carbon_balance.csv", "run.json", "carbon_balance.xlsx")
+               if recovered[name] != old[name]]  # fmt: skip
+    assert changed == ["carbon_balance.csv", "run.json", "carbon_balance.xlsx"]
+    assert manifest["landuse_cache"]["reused"] is True
 
 
 def test_second_run_is_refused_while_one_runs(
@@ -410,3 +494,61 @@ def test_signals_wait_until_the_renames_are_done() -> None:
             time.sleep(0.1)
             reached = True
     assert reached
+
+
+def test_planted_links_at_temporary_names_are_not_followed(tmp_path: Path) -> None:
+    """Temporary names hold a random part and are created exclusively: a link planted at the
+    old, guessable name (``.a.txt.<pid>.tmp``) is left alone, its target untouched."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    (tmp_path / "out").mkdir()
+    planted = tmp_path / "out" / f".a.txt.{os.getpid()}.tmp"
+    planted.symlink_to(victim)
+    with StagedOutputs(tmp_path / "out") as staged:
+        temporary = staged.staging_path("a.txt")
+        assert temporary != planted and not temporary.is_symlink()
+        staged.write_text("a.txt", "new a")
+    assert victim.read_text() == "precious"
+    assert (tmp_path / "out" / "a.txt").read_text() == "new a"
+    assert planted.is_symlink()
+
+
+def test_a_cache_entry_that_is_a_folder_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    study = _raster_study(tmp_path)
+    _run(study, capsys)
+    entry = study.parent / "out" / _manifest(study)["landuse_cache"]["file"]
+    before = snapshot(_processed(study))
+    entry.unlink()
+    entry.mkdir()
+    before.pop(str(entry.relative_to(_processed(study))))
+    assert main(["run", str(study)]) == 2
+    err = capsys.readouterr().err
+    assert f"{entry}: is a folder where an output file goes" in err
+    assert snapshot(_processed(study)) == before
+    assert _leftovers(study.parent / "out") == []
+
+
+@pytest.mark.parametrize(
+    ("damage", "expected"),
+    [
+        (lambda text: text[: len(text) // 2], "blank cell"),
+        (lambda text: text.replace("\nA,", "\nA,inf,", 1), "rows have more fields"),
+        (lambda text: text.replace("\nB,2015,", "\nB,20x5,", 1), "column 'year': not a finite"),
+    ],
+    ids=["truncated", "extra_field", "not_a_number"],
+)
+def test_maps_on_a_damaged_table_is_an_input_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], damage: object, expected: str
+) -> None:
+    study = _raster_study(tmp_path)
+    _run(study, capsys)
+    table = _processed(study) / "carbon_balance.csv"
+    table.write_text(damage(table.read_text(encoding="utf-8-sig")), encoding="utf-8")  # type: ignore[operator]
+    before = snapshot(study.parent / "out")
+    assert main(["maps", str(study)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {table}") and expected in err, err
+    assert "run `carbon-zoning run` on the study again" in err
+    assert snapshot(study.parent / "out") == before

@@ -31,6 +31,8 @@ def check_several_units(names: Iterable[str], source: str | Path, hint: str = ""
     names = sorted(set(names))
     if len(names) >= 2:
         return
+    if not names:
+        raise InputError(source, "no features: the layer or table holds no reporting units")
     which = f" ({names[0]!r})" if names else ""
     raise InputError(
         source,

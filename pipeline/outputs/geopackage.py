@@ -483,6 +483,9 @@ def write_geopackage(
             styles[name] = ("field names and precision", table_qml(_fields(frame), overrides), None)
         write_styles(work, styles)
         os.replace(work, path)
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, sqlite3.Error) as error:
+        # e.g. the disk is full: GDAL and SQLite report it in their own exception types
+        raise OSError(f"GDAL/SQLite cannot write the GeoPackage: {error}") from error
     finally:
         work.unlink(missing_ok=True)  # only left behind when writing failed
 

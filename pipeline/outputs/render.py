@@ -14,10 +14,12 @@ from pathlib import Path
 
 import geopandas as gpd
 import matplotlib as mpl
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
 from pipeline.errors import InputError
+from pipeline.model.balance import BALANCE_COLUMNS
 from pipeline.outputs import report
 from pipeline.outputs.classes import study_classes
 from pipeline.outputs.figures import emission_sink_figure, plot_eec_sec, plot_landuse_bars
@@ -78,6 +80,45 @@ def add_footnote(figure: Figure, text: str) -> None:
                 linespacing=1.35)  # fmt: skip
 
 
+PROCESSED_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    # table -> (text columns, numeric columns) the maps and report need
+    "carbon_balance": (("unit", "zone"), tuple(BALANCE_COLUMNS[1:])),
+    "zoning": (("unit", "eec_level", "sec_level", "zone"), ("eec", "sec")),
+    "landuse_areas": (("unit", "class"), ("year", "code", "area_ha")),
+}
+
+
+def read_processed_table(
+    path: Path, text: tuple[str, ...], numeric: tuple[str, ...]
+) -> pd.DataFrame:
+    """A table an earlier run wrote, checked before drawing from it: every needed column
+    present, no blank cell, numbers finite. A damaged table is an error naming the cell."""
+    again = "run `carbon-zoning run` on the study again"
+    try:
+        table = pd.read_csv(path, encoding="utf-8-sig")
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as error:
+        raise InputError(path, f"damaged table, cannot be read ({error}); {again}") from None
+    missing = [c for c in (*text, *numeric) if c not in table.columns]
+    if missing or table.empty or not isinstance(table.index, pd.RangeIndex):
+        what = f"missing column(s) {missing}" if missing else "no rows"
+        if not isinstance(table.index, pd.RangeIndex):
+            what = "rows have more fields than the header"
+        raise InputError(path, f"damaged table: {what}; {again}")
+    problems = []
+    for column in numeric:
+        values = pd.to_numeric(table[column], errors="coerce").astype(float)
+        for index in table.index[~np.isfinite(values.to_numpy())][:10]:
+            cell = table[column][index]
+            found = "blank cell" if pd.isna(cell) else f"not a finite number: {str(cell)!r}"
+            problems.append(f"row {index + 2}, column {column!r}: {found}")
+    for column in text:
+        for index in table.index[table[column].isna().to_numpy()][:10]:
+            problems.append(f"row {index + 2}, column {column!r}: blank cell")
+    if problems:
+        raise InputError(path, [*problems, f"the table is damaged; {again}"])
+    return table
+
+
 def read_tables(study: Study, units: gpd.GeoDataFrame | None) -> MapTables:
     """The processed tables of ``study`` with its ``units``; raise if the run has not been made."""
     tables = {}
@@ -85,7 +126,7 @@ def read_tables(study: Study, units: gpd.GeoDataFrame | None) -> MapTables:
         path = study.processed_dir / f"{name}.csv"
         if not path.is_file():
             raise InputError(path, "not found: run `carbon-zoning run` on the study first")
-        tables[name] = pd.read_csv(path, encoding="utf-8-sig")
+        tables[name] = read_processed_table(path, *PROCESSED_COLUMNS[name])
     reproduction_path = study.processed_dir / "reproduction.md"
     reproduction = None
     if study.reference is not None and reproduction_path.is_file():

@@ -1,6 +1,10 @@
 """Staging: every output is written under a temporary name and all are renamed together.
 
 A failed run leaves earlier outputs as they were and no reader ever sees a half-written file.
+Temporary names hold a random part and are created exclusively (a file or symbolic link
+planted at a guessable name is never followed). Before the renames a commit journal is
+written (:mod:`pipeline.runtime.journal`), so a run killed half-way through them is
+completed by the next run instead of leaving old and new outputs mixed.
 """
 
 from __future__ import annotations
@@ -8,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -15,7 +20,10 @@ from typing import Any
 import pandas as pd
 
 from pipeline.errors import OutputError
+from pipeline.runtime import journal
 from pipeline.runtime.lock import deferred_interrupts
+
+_EXCLUSIVE = os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0)
 
 
 class StagedOutputs:
@@ -41,11 +49,18 @@ class StagedOutputs:
     def staging_path(self, relative: str | Path) -> Path:
         """A temporary path for ``relative``; it becomes ``root/relative`` on commit."""
         final = self.root / relative
+        if final.is_dir() and not final.is_symlink():
+            raise OutputError(
+                f"{final}: is a folder where an output file goes; move or delete it, then run "
+                "again (the earlier outputs were kept)"
+            )
         try:
             final.parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise OutputError(f"{final.parent}: cannot create output folder ({error})") from None
-        temporary = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+        if final in self._staged:
+            return self._staged[final]
+        temporary = _exclusive_temporary(final)
         self._staged[final] = temporary
         return temporary
 
@@ -80,26 +95,41 @@ class StagedOutputs:
 
         Earlier outputs are first moved aside; if any rename fails (e.g. a file open in
         Excel on Windows) they are put back, so the folder holds either all the new outputs
-        or all the old ones. SIGINT/SIGTERM are held back until the renames are done.
+        or all the old ones. SIGINT/SIGTERM are held back until the renames are done; a
+        journal of the renames lets the next run finish them after a SIGKILL.
         """
         with deferred_interrupts():
+            pid = os.getpid()
+            plan = [
+                (final, temporary, final.with_name(f".{final.name}.{pid}.bak"))
+                for final, temporary in self._staged.items()
+            ]
+            try:
+                record = journal.write_journal(self.root, plan)
+            except OSError as error:
+                self.discard()
+                problem = f"cannot write the commit journal ({error})"
+                raise OutputError(f"{self.root}: {problem}") from None
             backups: dict[Path, Path] = {}
             replaced: list[Path] = []
             try:
-                for final, temporary in self._staged.items():
+                for final, temporary, backup in plan:
                     if final.exists():
-                        backups[final] = final.with_name(f".{final.name}.{os.getpid()}.bak")
-                        os.replace(final, backups[final])
+                        os.replace(final, backup)
+                        backups[final] = backup
                     os.replace(temporary, final)
                     replaced.append(final)
             except OSError as error:
                 self._roll_back(replaced, backups)
+                record.unlink(missing_ok=True)
                 raise OutputError(
                     f"{error.filename}: cannot replace ({error.strerror}); the earlier outputs "
                     "were kept (close the file if another program has it open)"
                 ) from None
             for backup in backups.values():
-                backup.unlink(missing_ok=True)
+                with contextlib.suppress(OSError):
+                    backup.unlink()
+            record.unlink(missing_ok=True)
         written = list(self._staged)
         self._staged.clear()
         return written
@@ -119,6 +149,21 @@ class StagedOutputs:
             with contextlib.suppress(FileNotFoundError):
                 temporary.unlink()
         self._staged.clear()
+
+
+def _exclusive_temporary(final: Path) -> Path:
+    """A new, empty temporary file beside ``final`` (``.name.<random>.<pid>.tmp``), created
+    exclusively: an existing file or link at the name is never opened or followed."""
+    for _attempt in range(100):
+        temporary = final.with_name(f".{final.name}.{secrets.token_hex(4)}.{os.getpid()}.tmp")
+        try:
+            os.close(os.open(temporary, _EXCLUSIVE, 0o666))
+        except FileExistsError:
+            continue
+        except OSError as error:
+            raise OutputError(f"{temporary}: cannot create a temporary file ({error})") from None
+        return temporary
+    raise OutputError(f"{final.parent}: cannot create a temporary file (every name taken)")
 
 
 def _json_default(value: object) -> object:

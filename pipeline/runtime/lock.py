@@ -30,6 +30,7 @@ from types import FrameType
 from typing import Any
 
 from pipeline.errors import OutputError
+from pipeline.runtime import journal
 
 logger = logging.getLogger(__name__)
 
@@ -37,8 +38,9 @@ LOCK_NAME = ".lock"
 LOCK_ATTEMPTS = 50
 UNREADABLE_GRACE_S = 5.0
 """An unreadable lock younger than this is being written by a starting run, not stale."""
-TEMPORARY_GLOB = ".*.{pid}.tmp"
-"""Temporary names of :class:`pipeline.outputs.staging.StagedOutputs` written by process ``pid``."""
+TEMPORARY_GLOBS = (".*.{pid}.tmp", ".*.{pid}.tmp.*")
+"""Temporary names of :class:`pipeline.outputs.staging.StagedOutputs` written by process ``pid``
+(and files built beside them, such as a GeoPackage's ``.tmp.gpkg`` and its SQLite journal)."""
 BACKUP_GLOB = ".*.{pid}.bak"
 """Earlier outputs moved aside by process ``pid`` while it renamed its outputs."""
 
@@ -173,6 +175,11 @@ class RunLock:
         return True
 
     def _handle_existing(self) -> None:
+        if self.path.is_dir() or self.path.is_symlink():
+            raise OutputError(
+                f"{self.path}: is a folder or link, not a lock file; delete it if no run is "
+                "writing to this output folder, then run again"
+            )
         owner = _read_owner(self.path)
         if owner is None:
             if _age_s(self.path) < UNREADABLE_GRACE_S:  # another run is writing it right now
@@ -211,12 +218,23 @@ class RunLock:
         return [folder for folder in candidates if folder.is_dir()]
 
     def _remove_temporary_files(self, pid: int) -> None:
-        """Remove a dead run's staged files; put back outputs it had moved aside."""
+        """Finish a dead run's interrupted commit (its journal), or put back the outputs it
+        had moved aside; then remove its staged files."""
+        recovered = False
+        try:
+            recovered = journal.recover(self.output_dir, pid)
+        except OSError as error:
+            logger.warning(f"note: could not finish the interrupted commit of pid {pid}: {error}")
+        if recovered:
+            self.notes.append(f"note: finished the commit of the killed run (pid {pid})")
+            logger.info(self.notes[-1])
         for folder in self._output_folders():
-            for temporary in folder.rglob(TEMPORARY_GLOB.format(pid=pid)):
-                with contextlib.suppress(OSError):
-                    temporary.unlink()
-            self._restore_backups(folder, pid)
+            for pattern in TEMPORARY_GLOBS:
+                for temporary in folder.rglob(pattern.format(pid=pid)):
+                    with contextlib.suppress(OSError):
+                        temporary.unlink()
+            if not recovered:
+                self._restore_backups(folder, pid)
 
     def _restore_backups(self, folder: Path, pid: int) -> None:
         for backup in folder.rglob(BACKUP_GLOB.format(pid=pid)):
@@ -229,21 +247,39 @@ class RunLock:
 
 
 def _raise_terminated(signum: int, _frame: FrameType | None) -> None:
+    _ignore_further_interrupts()
     name = signal.Signals(signum).name
     raise Terminated(f"received {name}; earlier outputs were left as they were")
 
 
+def _raise_interrupt(_signum: int, _frame: FrameType | None) -> None:
+    _ignore_further_interrupts()
+    raise KeyboardInterrupt
+
+
+def _ignore_further_interrupts() -> None:
+    """One interrupt stops the run; more (a user pressing Ctrl-C again, a supervisor's
+    repeated SIGTERM) must not cut short the clean-up that follows it."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)
+
+
 @contextlib.contextmanager
 def interrupts_as_keyboard_interrupt() -> Iterator[None]:
-    """SIGTERM raises :class:`Terminated` in the main thread for the ``with`` body."""
+    """SIGTERM raises :class:`Terminated` and SIGINT :class:`KeyboardInterrupt` in the main
+    thread for the ``with`` body; only the first one: later ones are ignored while the run
+    unwinds (stops its threads, removes its temporary files, releases its lock)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    signal.signal(signal.SIGINT, _raise_interrupt)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 @contextlib.contextmanager

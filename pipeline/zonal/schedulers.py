@@ -77,11 +77,19 @@ def _rebin(job: GridJob, counts: dict[int, Counts], overflow: list[int]) -> Grid
 def _run_single(
     job: GridJob, strips: list[tuple[int, int]], _scheduler: str, show_progress: bool
 ) -> dict[int, Counts]:
-    """This process, one thread per core; GDAL reads and numba kernels release the GIL."""
+    """This process, one thread per core; GDAL reads and numba kernels release the GIL.
+
+    On any exception (Ctrl-C, SIGTERM, an input error in a strip) a stop flag makes the
+    queued strips return at once, only the strips being counted finish, and the datasets are
+    closed after every thread is done: never under a thread still reading.
+    """
     local = threading.local()  # one set of dataset handles per thread
     opened: list[dict[str, rasterio.DatasetReader]] = []
+    stop = threading.Event()
 
-    def work(strip: tuple[int, int]) -> dict[int, Counts]:
+    def work(strip: tuple[int, int]) -> dict[int, Counts] | None:
+        if stop.is_set():
+            return None
         if not hasattr(local, "datasets"):
             local.datasets = open_layers(job)
             opened.append(local.datasets)
@@ -89,19 +97,43 @@ def _run_single(
 
     n_threads = max(1, min(os.cpu_count() or 1, len(strips)))
     total = empty_counts(job)
+    pool = ThreadPoolExecutor(n_threads)
     try:
-        with (
-            Progress(job, len(strips), show_progress) as bar,
-            ThreadPoolExecutor(n_threads) as pool,
-        ):
-            for partial in pool.map(work, strips):
-                add_all(total, partial)
+        with Progress(job, len(strips), show_progress) as bar:
+            futures = [pool.submit(work, strip) for strip in strips]
+            for future in futures:
+                add_all(total, future.result())
                 bar(1)
-    finally:
-        for datasets in opened:
-            for dataset in datasets.values():
-                dataset.close()
+    except BaseException:
+        stop.set()
+        _stop_pool(pool, stop, opened)
+        raise
+    interrupt = _stop_pool(pool, stop, opened)
+    if interrupt is not None:  # arrived while the last strips finished
+        raise interrupt
     return total
+
+
+def _stop_pool(
+    pool: ThreadPoolExecutor,
+    stop: threading.Event,
+    opened: list[dict[str, rasterio.DatasetReader]],
+) -> KeyboardInterrupt | None:
+    """Cancel the queued strips, wait for the running ones whatever interrupts arrive
+    meanwhile (a second Ctrl-C must not leave a thread reading a dataset about to close),
+    then close the datasets. Returns the interrupt that arrived, if any."""
+    caught = None
+    while True:
+        try:
+            pool.shutdown(wait=True, cancel_futures=stop.is_set())
+            break
+        except KeyboardInterrupt as interrupt:
+            caught = caught or interrupt
+            stop.set()
+    for datasets in opened:
+        for dataset in datasets.values():
+            dataset.close()
+    return caught
 
 
 def _run_dask(
