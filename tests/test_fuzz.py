@@ -12,7 +12,7 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from pipeline.errors import InputError, StudyError
@@ -265,3 +265,84 @@ def test_area_table_and_scheme_on_any_bytes(folder: Path, data: bytes) -> None:
     for reader in (read_area_table, read_scheme):
         with contextlib.suppress(InputError):
             reader(path)
+
+
+# --- numbers are read exactly or refused; the command line never fails otherwise ----------
+
+
+def _grouped(text: str, mark: str) -> str:
+    """``text`` (digits with an optional ``.fraction``) with thousands grouped by ``mark``."""
+    whole, _, fraction = text.partition(".")
+    groups = []
+    while len(whole) > 3:
+        whole, groups = whole[:-3], [whole[-3:], *groups]
+    return mark.join([whole, *groups]) + (f".{fraction}" if fraction else "")
+
+
+def _written(value: float, style: str) -> str:
+    """``value`` as a spreadsheet may write it: plain, grouped, or with a decimal comma."""
+    plain = f"{value:.6f}".rstrip("0").rstrip(".")
+    if style == "grouped":
+        return _grouped(plain, ",")
+    if style == "comma":
+        return plain.replace(".", ",")
+    if style == "grouped_comma":
+        return _grouped(plain, "\0").replace(".", ",").replace("\0", ".")
+    return plain
+
+
+@FUZZ
+@given(
+    values=st.lists(st.floats(min_value=0, max_value=1e9, allow_nan=False), min_size=4, max_size=4),
+    style=st.sampled_from(["plain", "grouped", "comma", "grouped_comma"]),
+    delimiter=st.sampled_from([",", ";", "\t"]),
+    decimal=st.sampled_from([None, ".", ","]),
+)
+def test_statistics_numbers_are_read_exactly_or_refused(
+    folder: Path, values: list[float], style: str, delimiter: str, decimal: str | None
+) -> None:
+    """Whatever the separators and marks, a number read is the number written: never ×10.
+
+    The writer's decimal mark follows from its style; a declared ``decimal`` contradicting it
+    is the user's own statement, and a decimal comma in a comma-separated file is read as a
+    thousands comma by convention (documented), so those combinations are not generated.
+    """
+    writer_mark = "," if style in ("comma", "grouped_comma") else "."
+    assume(decimal in (None, writer_mark))
+    assume(not (writer_mark == "," and delimiter == "," and decimal is None))
+    cells = [_written(v, style) for v in values]
+    rows = [["unit", "year", "population_10k", "gdp_100m_yuan", "energy_tce"]]
+    rows += [[unit, "2015", cell, "1", "1"] for unit, cell in zip("ABCD", cells, strict=True)]
+    quoted = [[f'"{c}"' if delimiter in c else c for c in row] for row in rows]
+    path = folder / "numbers.csv"
+    path.write_text("\n".join(delimiter.join(row) for row in quoted) + "\n", encoding="utf-8")
+    try:
+        frame = load_statistics(path, decimal=decimal)
+    except InputError as error:
+        assert "ambiguous number" in str(error) or "not a number" in str(error), error
+        return
+    expected = [float(f"{v:.6f}") for v in values]
+    assert list(frame.sort_values("unit")["population_10k"]) == pytest.approx(expected, rel=1e-12)
+
+
+@FEW
+@given(document=documents)
+def test_validate_command_on_any_document(
+    folder: Path, document: dict[str, dict[str, object]]
+) -> None:
+    """``carbon-zoning validate``: exit 0 or 2 with a message, never an internal error."""
+    import io
+    from contextlib import redirect_stderr, redirect_stdout
+
+    from pipeline.cli import main
+
+    (folder / "statistics.csv").write_text("unit,year\n", encoding="utf-8")
+    path = folder / "study.toml"
+    path.write_text(toml_document(document), encoding="utf-8", errors="surrogatepass")
+    err = io.StringIO()
+    with redirect_stdout(io.StringIO()), redirect_stderr(err):
+        status = main(["validate", str(path)])
+    assert status in (0, 2), err.getvalue()
+    assert "Traceback" not in err.getvalue() and "internal error" not in err.getvalue()
+    if status == 2:
+        assert err.getvalue().startswith("error: ")

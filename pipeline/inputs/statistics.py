@@ -41,7 +41,7 @@ EXCEL_SUFFIXES = (".xlsx", ".xlsm")
 HEADER_SEARCH_ROWS = 10
 """The header is the first of this many rows naming both the unit and the year column."""
 DECIMAL_MARKS = (".", ",")
-"""``[statistics] decimal``: the decimal mark of the table's numbers (``"."`` by default)."""
+"""``[statistics] decimal``: the table's decimal mark, when declared (see :func:`tidy`)."""
 MAX_VALUE = 1e15
 """Larger statistics are refused: no county or country comes near (China's energy use is about
 5·10⁹ tce), and products of such values would overflow to infinity in the model."""
@@ -247,7 +247,7 @@ def tidy(
     source: str | Path,
     scales: dict[str, float] | None = None,
     *,
-    decimal: str = ".",
+    decimal: str | None = None,
     delimiter: str = ",",
 ) -> pd.DataFrame:
     """Check and convert a raw statistics table to the tidy frame.
@@ -257,17 +257,18 @@ def tidy(
     column, for headers in other units such as 万吨标准煤), energy converted to
     ``energy_tce``. Extra columns (e.g. provenance) are dropped.
 
-    Numbers are read exactly or refused: with ``decimal = "."`` a comma is accepted only as a
-    thousands separator in groups of three (``1,234.5``), and not at all in a ``;``-separated
-    file (``delimiter``), where it is a decimal comma; with ``decimal = ","`` the roles swap
-    (``1.234,5``). Anything else is an error naming the row, column and value.
+    Numbers are read exactly or refused: a comma is accepted only as a thousands separator in
+    groups of three (``1,234.5``) in a comma-separated file (``delimiter``); in a ``;`` or tab
+    file it is refused, and so is ``1.234`` unless ``decimal = "."`` is declared; with
+    ``decimal = ","`` the roles swap (``1.234,5``). Anything else is an error naming the row,
+    column and value.
     """
     raw = raw.rename(columns=lambda column: normalise_name(column))
     _check_columns(raw, source)
     problems: list[str] = []
     frame = pd.DataFrame({"unit": raw["unit"].map(normalise_name)}, index=raw.index)
     frame["year"] = _parse_years(raw["year"], problems)
-    reading = _NumberReading(decimal, grouping_ok=delimiter != ";")
+    reading = _NumberReading(decimal, delimiter)
     for column in NUMERIC_COLUMNS:
         if column in raw.columns:
             # value in the header's unit × factor = value in the column id's unit
@@ -317,11 +318,13 @@ def _cells(column: pd.Series) -> pd.Series:
 
 @dataclass(frozen=True)
 class _NumberReading:
-    """How number cells are written: the decimal mark, and whether thousands groups of the
-    other mark are allowed (not for a ``;``-separated file, whose commas are decimal)."""
+    """How number cells are written: the declared decimal mark (``None``: not declared) and
+    the file's delimiter. A comma groups thousands only in a comma-separated file (where such
+    a cell had to be quoted); in a ``;`` or tab file, what locales with a decimal comma write,
+    a comma is refused, and so is an undeclared ``1.234`` (a thousands point there)."""
 
-    decimal: str = "."
-    grouping_ok: bool = True
+    decimal: str | None = None
+    delimiter: str = ","
 
     def plain(self, text: str) -> str | None:
         """``text`` with a decimal point and no grouping, or ``None`` when ambiguous."""
@@ -331,11 +334,12 @@ class _NumberReading:
                     return None
                 text = text.replace(".", "")
             return text.replace(",", ".")
-        if "," not in text:
-            return text
-        if self.grouping_ok and _GROUPED_BY_COMMA.fullmatch(text):
-            return text.replace(",", "")
-        return None
+        if "," in text:
+            grouped = self.delimiter == "," and _GROUPED_BY_COMMA.fullmatch(text)
+            return text.replace(",", "") if grouped else None
+        if self.decimal is None and self.delimiter != "," and _GROUPED_BY_POINT.fullmatch(text):
+            return None
+        return text
 
     def explain(self) -> str:
         """Why a cell was refused and what to do, for the message."""
@@ -345,8 +349,9 @@ class _NumberReading:
                 "(1.234,5)"
             )
         return (
-            "a decimal comma, or thousands not grouped in threes; write 313.0 or 1,234.5, or "
-            "declare [statistics] decimal = ',' for a table written with decimal commas"
+            "a decimal comma, a thousands point, or thousands not grouped in threes; write "
+            "313.0 or 1,234.5, or declare the table's decimal mark: [statistics] "
+            "decimal = ',' (313,0 and 1.234,5) or decimal = '.'"
         )
 
 
@@ -444,7 +449,7 @@ def load_statistics(
     *,
     sheet: str | None = None,
     log: Callable[[str], None] | None = None,
-    decimal: str = ".",
+    decimal: str | None = None,
 ) -> pd.DataFrame:
     """Read and tidy a statistics file (see :func:`read_statistics` and :func:`tidy`).
 

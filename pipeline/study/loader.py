@@ -298,7 +298,11 @@ def _build_study(reader: _Reader, study_path: Path) -> Study | None:
         output_dir=(study_path.parent / output_dir).resolve(),
         statistics_path=statistics or study_path.parent,
         statistics_sheet=reader.get("statistics", "sheet", str),
-        statistics_decimal=reader.choice("statistics", "decimal", (".", ","), "."),
+        statistics_decimal=(
+            reader.choice("statistics", "decimal", (".", ","), ".")
+            if "decimal" in reader.section("statistics")
+            else None
+        ),
         landuse=_landuse(reader),
         boundaries=_boundaries(reader),
         reference=reference,

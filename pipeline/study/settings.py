@@ -157,7 +157,7 @@ class Study:
     output: OutputSettings = field(default_factory=OutputSettings)
     compute: ComputeSettings = field(default_factory=ComputeSettings)
     statistics_sheet: str | None = None  # Excel sheet of the statistics; None: the first
-    statistics_decimal: str = "."  # decimal mark of the statistics' numbers ("." or ",")
+    statistics_decimal: str | None = None  # the statistics' decimal mark, "." or ",", if declared
 
     @property
     def years(self) -> tuple[int, ...]:
