@@ -125,3 +125,109 @@ def write_landuse(
                 block[: corner - r0, :corner] = 0 if nodata is None else nodata
             dst.write(block, 1, window=Window(0, r0, pixels, rows))
     return path
+
+
+# --------------------------------------------------------------------------- province study
+
+# Characters for synthetic county names (SYNTHETIC: no real place is meant).
+NAME_CHARS = "安宁平远清江山河源阳溪城桐梓凤冈湄潭余庆习水赤绥正道务川德印思南石阡铜仁万松桃"
+LONG_SUFFIXES = ("彝族回族苗族自治县", "布依族苗族自治县", "仡佬族苗族自治县", "侗族自治县")
+PROVINCE_SPAN_M = 520_000.0  # about the width of Guizhou
+
+
+def county_names(count: int, seed: int = 0) -> list[str]:
+    """``count`` distinct synthetic Chinese county names, every 6th a long autonomous one."""
+    rng = np.random.default_rng(seed)
+    names: list[str] = []
+    while len(names) < count:
+        stem = "".join(rng.choice(list(NAME_CHARS), 2))
+        i = len(names)
+        name = stem + (LONG_SUFFIXES[i % 4] if i % 6 == 5 else "市市中区" if i % 13 == 7 else "县")
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def province_study(
+    root: Path,
+    n_units: int,
+    *,
+    years: tuple[int, ...] = (2015, 2020),
+    rasters: bool = False,
+    pixels: int = 1200,
+    seed: int = 0,
+    maps: bool = True,
+) -> Path:
+    """Write a synthetic province-sized study into ``root``; return its study file.
+
+    ``n_units`` wiggly county polygons with long Chinese names (units.gpkg), statistics for
+    ``years``, and either land-use rasters (``rasters=True``, ``pixels`` square) or an area
+    table. Everything is SYNTHETIC and seeded.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    transform = grid_transform(pixels, PROVINCE_SPAN_M / pixels)
+    units = irregular_units(n_units, transform, pixels, seed=seed)
+    names = county_names(len(units), seed)
+    units = gpd.GeoDataFrame({"name": names}, geometry=units.geometry.values, crs=units.crs)
+    units.to_crs(4326).to_file(root / "units.gpkg", layer="counties")
+    rng = np.random.default_rng(seed + 1)
+    rows = []
+    for k, year in enumerate(years):
+        growth = 1.0 + 0.08 * k
+        for i, name in enumerate(names):
+            big = 6.0 if i % 17 == 0 else 1.0  # a few city districts
+            rows.append({"unit": name, "year": year,
+                         "population_10k": round(rng.uniform(10, 90) * big * growth, 2),
+                         "gdp_100m_yuan": round(rng.uniform(40, 600) * big**1.5 * growth, 1),
+                         "energy_tce": round(rng.uniform(2e5, 3e6) * big * growth, 0)})  # fmt: skip
+    import pandas as pd
+
+    pd.DataFrame(rows).to_csv(root / "statistics.csv", index=False)
+    if rasters:
+        entries = []
+        for k, year in enumerate(years):
+            write_landuse(root / f"landuse_{year}.tif", pixels, transform=transform,
+                          seed=seed + k, nodata_corner=False)  # fmt: skip
+            entries.append(f'{year} = "landuse_{year}.tif"')
+        landuse = f"rasters = {{ {', '.join(entries)} }}"
+    else:
+        _area_table(units, years, seed).to_csv(root / "areas.csv", index=False)
+        landuse = 'areas = "areas.csv"'
+    text = f"""\
+[study]
+name = "合成省 {n_units} 县 (SYNTHETIC)"
+output_dir = "."
+
+[boundaries]
+path = "units.gpkg"
+layer = "counties"
+
+[landuse]
+{landuse}
+
+[statistics]
+path = "statistics.csv"
+
+[output]
+maps = {"true" if maps else "false"}
+xlsx = false
+"""
+    path = root / "study.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _area_table(units: gpd.GeoDataFrame, years: tuple[int, ...], seed: int):
+    """Areas per unit, year and RESDC code: random shares of each unit's area (ha)."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed + 2)
+    codes = (11, 21, 31, 41, 51, 61)
+    area_ha = units.to_crs(ALBERS_KRASOVSKY).geometry.area.to_numpy() / 10_000.0  # m² -> ha
+    rows = []
+    for year in years:
+        for name, total_ha in zip(units["name"], area_ha, strict=True):
+            shares = rng.dirichlet([3, 5, 2, 0.5, 0.5, 0.3])
+            rows += [{"unit": name, "year": year, "code": code, "area_ha": total_ha * share}
+                     for code, share in zip(codes, shares, strict=True)]  # fmt: skip
+    return pd.DataFrame(rows)

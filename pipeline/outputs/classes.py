@@ -19,10 +19,16 @@ is empty. mapclassify is imported only when a data-driven scheme is actually nee
 
 from __future__ import annotations
 
+import importlib
+import importlib.machinery
+import importlib.util
 import itertools
 import math
+import sys
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from types import ModuleType
 
 import numpy as np
 import pandas as pd
@@ -122,16 +128,58 @@ def upper_bounds(values: Sequence[float], scheme: str, k: int) -> list[float]:
 
 def _classifier(y: np.ndarray, scheme: str, k: int):
     """The fitted mapclassify classifier (seeded: reruns draw the same map)."""
-    import mapclassify  # its import costs; only data-driven schemes need it
-
-    if scheme in SCHEMES_WITHOUT_K:
-        return mapclassify.classify(y, scheme)
+    classifiers = mapclassify_classifiers(numba=scheme == "FisherJenks" and len(y) > 2000)
     state = np.random.get_state()
     np.random.seed(CLASSIFICATION_SEED)
     try:
-        return getattr(mapclassify, scheme)(y, k=k)
+        with warnings.catch_warnings():  # FisherJenks says it runs without numba: on purpose
+            warnings.filterwarnings("ignore", "Numba not installed", UserWarning)
+            if scheme in SCHEMES_WITHOUT_K:
+                return getattr(classifiers, scheme)(y)
+            return getattr(classifiers, scheme)(y, k=k)
     finally:
         np.random.set_state(state)
+
+
+def mapclassify_classifiers(*, numba: bool = False) -> ModuleType:
+    """``mapclassify.classifiers``, imported without what makes ``import mapclassify`` slow.
+
+    ``import mapclassify`` costs about 2 s per run: its package imports plotting and pooling
+    helpers, and ``classifiers`` compiles its one numba function (FisherJenks' inner loop)
+    eagerly, at import. The classifiers module is loaded on its own (the package's
+    ``__init__`` is not run; a later ``import mapclassify`` still works and reuses it) and,
+    unless ``numba``, with numba hidden, so mapclassify uses its pure-Python loop: the same
+    breaks, fast for a few thousand values. Classifier names are mapclassify's.
+    """
+    loaded = sys.modules.get("mapclassify.classifiers")
+    if loaded is not None:
+        return loaded
+    package_spec = importlib.util.find_spec("mapclassify")
+    if package_spec is None or not package_spec.submodule_search_locations:
+        raise InputError("[maps] classification", "needs the 'mapclassify' package")
+    hidden = {} if numba else {"numba": sys.modules.get("numba")}
+    stub = "mapclassify" not in sys.modules
+    if stub:  # a bare package object, so the relative imports of classifiers resolve
+        package = importlib.util.module_from_spec(
+            importlib.machinery.ModuleSpec("mapclassify", None, is_package=True)
+        )
+        package.__path__ = list(package_spec.submodule_search_locations)
+        sys.modules["mapclassify"] = package
+    try:
+        if hidden:
+            sys.modules["numba"] = None  # type: ignore[assignment]  # import fails: no njit
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            module = importlib.import_module("mapclassify.classifiers")
+    finally:
+        for name, previous in hidden.items():
+            if previous is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = previous
+        if stub:  # the real package (its __init__) loads on a later `import mapclassify`
+            del sys.modules["mapclassify"]
+    return module
 
 
 def split_at_centre(

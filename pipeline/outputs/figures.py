@@ -6,13 +6,11 @@ Every plot function takes ``ax=None`` and returns the ``Axes``; the numbers come
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
@@ -21,8 +19,15 @@ from matplotlib.transforms import Bbox
 from pipeline.model.balance import landuse_shares, sink_by_class
 from pipeline.model.constants import CLASS_NAMES_EN, CLASS_NAMES_ZH, LEVELS, T_PER_10K_T, ZONES
 from pipeline.outputs import classes as classification
-from pipeline.outputs.labels import TEXT, mathtext, zone_name
-from pipeline.outputs.maps import HALO
+from pipeline.outputs.labels import TEXT, mathtext, short_name, wrap_line, zone_name
+from pipeline.outputs.placement import (
+    HALO,
+    LABEL_GID,
+    LabelRequest,
+    keep_clear,
+    place_labels,
+    renderer_of,
+)
 from pipeline.study.settings import ZoningSettings
 
 
@@ -32,12 +37,15 @@ def plot_eec_sec(
     settings: ZoningSettings,
     *,
     language: str = "zh",
+    labels: str = "auto",
     ax: Axes | None = None,
 ) -> Axes:
     """EEC against SEC with the level breaks, the zone cells and each unit's zone.
 
     Filled markers are the values the zoning classified (``zoning``); with the ``mean`` basis
-    small markers show each year, joined to the mean.
+    small markers show each year, joined to the mean. Unit names are moved clear of each other
+    by adjustText, then any that still collide or leave the axes are dropped, smaller units
+    first (``labels = "none"``: no names).
     """
     ax = ax if ax is not None else Figure(figsize=(7.6, 6.6)).add_axes((0.1, 0.2, 0.6, 0.72))
     eec_max = max(balance["eec"].max(), zoning["eec"].max(), settings.eec_breaks[1]) * 1.15
@@ -52,7 +60,8 @@ def plot_eec_sec(
     _zoned_points(ax, zoning)
     ax.set_xlim(0, eec_max)
     ax.set_ylim(0, sec_max)
-    _label_points(ax, zoning, _track_samples(balance, zoning))
+    if labels != "none":
+        _label_points(ax, zoning, _unit_areas(balance))
     ax.set_xlabel("EEC" + (" 碳排放经济贡献率" if language == "zh" else ""))
     ax.set_ylabel("SEC" + (" 碳吸收生态贡献率" if language == "zh" else ""))
     ax.set_title(TEXT[language]["scatter"], fontsize=12, pad=10)
@@ -104,58 +113,137 @@ def _zoned_points(ax: Axes, zoning: pd.DataFrame) -> None:
                linewidths=0.8, zorder=4)  # fmt: skip
 
 
-def _track_samples(balance: pd.DataFrame, zoning: pd.DataFrame) -> np.ndarray:
-    """Points along every drawn line and marker (EEC, SEC), for labels to avoid."""
-    samples = [zoning[["eec", "sec"]].to_numpy(dtype=float)]
-    if "year" not in zoning.columns:
-        for _unit, rows in balance.sort_values("year").groupby("unit"):
-            xy = rows[["eec", "sec"]].to_numpy(dtype=float)
-            for start, end in itertools.pairwise(xy):
-                share = np.linspace(0.0, 1.0, 25)[:, None]
-                samples.append(start + share * (end - start))
-    return np.vstack(samples)
+def _unit_areas(balance: pd.DataFrame) -> dict[str, float]:
+    """Each unit's mean area (ha): the priority of its label."""
+    return balance.groupby("unit")["area_ha"].mean().to_dict() if "area_ha" in balance else {}
 
 
-LABEL_OFFSETS_PT = ((7, 4), (7, -13), (-7, 4), (-7, -13), (0, 9), (0, -19))
+# Up to this many points the scatter's names are spread by adjustText (its iterations redraw
+# the figure: seconds for a province); beyond, each name takes the first free spot around its
+# point. Either way :mod:`pipeline.outputs.placement`'s rule then drops what still collides.
+ADJUST_TEXT_MAX_POINTS = 25
+POINT_OFFSETS_PT = ((5, 3), (5, -3), (-5, 3), (-5, -3), (0, 7), (0, -7), (9, 0), (-9, 0))
 
 
-def _label_points(ax: Axes, zoning: pd.DataFrame, obstacles_xy: np.ndarray) -> None:
-    """Label each point with its unit at the offset covering the fewest lines and labels."""
-    renderer = FigureCanvasAgg(ax.figure).get_renderer()
-    obstacles = ax.transData.transform(obstacles_xy)
-    markers = ax.transData.transform(zoning[["eec", "sec"]].to_numpy(dtype=float))
-    inside = ax.get_window_extent(renderer)
-    placed: list[Bbox] = []
-    for row in zoning.itertuples(index=False):
-        text = f"{row.unit} {row.year}" if hasattr(row, "year") else str(row.unit)
-        best: tuple[float, dict[str, object], Bbox] | None = None
-        for dx, dy in LABEL_OFFSETS_PT:
-            style = {"xytext": (dx, dy), "textcoords": "offset points", "fontsize": 8.5,
-                     "ha": "left" if dx > 0 else "right" if dx < 0 else "center",
-                     "path_effects": HALO, "zorder": 5}  # fmt: skip
-            artist = ax.annotate(text, (row.eec, row.sec), **style)
-            box = artist.get_window_extent(renderer).padded(2)
-            artist.remove()
-            score = box.count_contains(obstacles) + 10 * sum(box.overlaps(b) for b in placed)
-            # a label near another unit's marker reads as that unit's label
-            score += 5 * (box.padded(14).count_contains(markers) - 1)
-            score += (
-                0 if inside.contains(box.x0, box.y0) and inside.contains(box.x1, box.y1) else 50
-            )
-            if best is None or score < best[0]:
-                best = (score, style, box)
-        assert best is not None
-        ax.annotate(text, (row.eec, row.sec), **best[1])
-        placed.append(best[2])
+def _label_points(ax: Axes, zoning: pd.DataFrame, area_ha: Mapping[str, float]) -> None:
+    """Name each point clear of the others; drop what cannot be placed (smaller units first)."""
+    names = [
+        f"{short_name(str(row.unit))} {row.year}" if hasattr(row, "year")
+        else short_name(str(row.unit))
+        for row in zoning.itertuples(index=False)
+    ]  # fmt: skip
+    size = _point_label_size(len(zoning))
+    priorities = [area_ha.get(unit, 0.0) for unit in zoning["unit"]]
+    xy = zoning[["eec", "sec"]].to_numpy(dtype=float)
+    if len(zoning) > ADJUST_TEXT_MAX_POINTS:
+        markers = [Bbox.from_bounds(px - 4, py - 4, 8, 8) for px, py in ax.transData.transform(xy)]
+        requests = [
+            LabelRequest(name, x, y, ((name, size),), priority, offsets_pt=POINT_OFFSETS_PT)
+            for name, (x, y), priority in zip(names, xy, priorities, strict=True)
+        ]
+        place_labels(ax, requests, obstacles=markers)
+        return
+    from adjustText import adjust_text  # only small scatters need it
+
+    texts = [ax.text(x, y, name, fontsize=size, path_effects=HALO, zorder=5, gid=LABEL_GID)
+             for name, (x, y) in zip(names, xy, strict=True)]  # fmt: skip
+    renderer_of(ax.figure)  # adjustText measures text with the figure's renderer
+    _, arrows = adjust_text(
+        texts, x=xy[:, 0], y=xy[:, 1], ax=ax, expand=(1.15, 1.3), ensure_inside_axes=True,
+        iter_lim=200, arrowprops={"arrowstyle": "-", "color": "#777777", "lw": 0.5},
+    )  # fmt: skip
+    kept = set(map(id, keep_clear(ax, texts, priorities)))
+    for arrow in arrows:
+        if id(getattr(arrow, "patchA", None)) not in kept:
+            arrow.remove()
+
+
+def _point_label_size(count: int) -> float:
+    """Font size of point labels: 8.5 pt for a city, down to 6 pt for a province and beyond."""
+    return float(np.clip(8.5 - 2.5 * (count - 10) / 80.0, 6.0, 8.5))
+
+
+# Bar charts grow with their rows (one per unit and year) so every name stays legible; beyond
+# MAX_BAR_ROWS only the units with the largest and smallest values are drawn, with a note.
+MAX_BAR_ROWS = 200
+BAR_ROW_IN = 0.15  # per row when many; tick labels 7 pt
+BAR_MARGINS_IN = {"top": 0.85, "bottom": 1.55, "left": 1.5, "right": 0.3}
+BAR_TABLES = {"landuse": "data/processed/landuse_areas.csv",
+              "balance": "data/processed/carbon_balance.csv"}  # fmt: skip
+
+
+def bar_plot_height_in(rows: int) -> float:
+    """Height of a bar chart's plot area for ``rows`` bars (at least 3.6 in)."""
+    return max(3.6, rows * BAR_ROW_IN)
+
+
+def bar_tick_size(rows: int) -> float:
+    """Tick label size: 9 pt for a few bars, 7 pt when they are many."""
+    return 9.0 if rows <= 20 else 7.0
+
+
+def bar_figure(rows: int, panels: int, panel_width_in: float) -> tuple[Figure, list[Axes]]:
+    """A figure of ``panels`` bar charts side by side, sized for ``rows`` bars each."""
+    plot_h = bar_plot_height_in(rows)
+    width = panels * (BAR_MARGINS_IN["left"] + panel_width_in) + BAR_MARGINS_IN["right"]
+    height = BAR_MARGINS_IN["top"] + plot_h + BAR_MARGINS_IN["bottom"]
+    figure = Figure(figsize=(width, height))
+    axes = []
+    for k in range(panels):
+        left = BAR_MARGINS_IN["left"] + k * (BAR_MARGINS_IN["left"] + panel_width_in)
+        axes.append(figure.add_axes((left / width, BAR_MARGINS_IN["bottom"] / height,
+                                     panel_width_in / width, plot_h / height)))  # fmt: skip
+    return figure, axes
+
+
+def top_and_bottom(
+    rows: pd.DataFrame, measure: pd.Series, max_rows: int = MAX_BAR_ROWS
+) -> tuple[pd.DataFrame, int]:
+    """``rows`` (indexed by unit, year) of the units with the largest and smallest ``measure``.
+
+    ``measure`` is indexed by unit. All rows come back (and 0) when they fit; otherwise the
+    rows of ``k`` largest and ``k`` smallest units, largest first, and ``k``.
+    """
+    units = rows.index.get_level_values(0)
+    per_unit = max(1, len(rows) // max(units.nunique(), 1))
+    if len(rows) <= max_rows:
+        return rows, 0
+    keep = max(1, max_rows // (2 * per_unit))
+    ranked = measure.sort_values(ascending=False, kind="stable")
+    chosen = [*ranked.index[:keep], *ranked.index[-keep:]]
+    order = {unit: i for i, unit in enumerate(chosen)}
+    kept = rows[units.isin(chosen)]
+    positions = [order[u] for u in kept.index.get_level_values(0)]
+    return kept.iloc[np.argsort(positions, kind="stable")], keep
+
+
+def _row_labels(index: pd.Index) -> list[str]:
+    return [f"{short_name(str(unit))} {year}" for unit, year in index]
+
+
+def _note_truncated(ax: Axes, language: str, shown: int, total: int, measure: str,
+                    table: str) -> None:  # fmt: skip
+    if not shown:
+        return
+    text = TEXT[language]["truncated"].format(shown=shown, total=total, table=table,
+                                              measure=TEXT[language][measure])  # fmt: skip
+    ax.annotate(wrap_line(text, 70), (0.0, 1.0), xycoords="axes fraction", xytext=(0, 4),
+                textcoords="offset points", fontsize=7.5, va="bottom", color="#444444")  # fmt: skip
 
 
 def plot_landuse_bars(
     landuse_areas: pd.DataFrame, *, language: str = "zh", ax: Axes | None = None
 ) -> Axes:
-    """Horizontal stacked bars of land-use composition (% of area) per unit and year."""
-    ax = ax if ax is not None else Figure(figsize=(7.6, 6.0)).add_axes((0.16, 0.27, 0.8, 0.64))
+    """Horizontal stacked bars of land-use composition (% of area) per unit and year.
+
+    Past :data:`MAX_BAR_ROWS` rows only the largest and smallest units (by area) are drawn.
+    """
     shares = landuse_shares(landuse_areas)
-    labels = [f"{unit} {year}" for unit, year in shares.index]
+    area = landuse_areas.groupby("unit")["area_ha"].sum()
+    shares, shown = top_and_bottom(shares, area)
+    if ax is None:
+        ax = bar_figure(len(shares), 1, 5.6)[1][0]
+    labels = _row_labels(shares.index)
     left = np.zeros(len(shares))
     for land_class in shares.columns:
         name = CLASS_NAMES_ZH[land_class] if language == "zh" else CLASS_NAMES_EN[land_class]
@@ -163,13 +251,9 @@ def plot_landuse_bars(
                 color=classification.LAND_CLASS_COLOURS[land_class], edgecolor="white",
                 linewidth=0.5)  # fmt: skip
         left += shares[land_class].to_numpy()
-    ax.invert_yaxis()
     ax.set_xlim(0, 100)
-    ax.set_xlabel(TEXT[language]["share"])
-    ax.set_title(TEXT[language]["landuse"], fontsize=12, pad=8)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=len(shares.columns),
-              frameon=False, fontsize=8.5, handlelength=1.2, columnspacing=1.0)  # fmt: skip
-    ax.spines[["top", "right"]].set_visible(False)
+    _finish_bars(ax, TEXT[language]["landuse"], TEXT[language]["share"], 4, len(shares))
+    _note_truncated(ax, language, shown, area.size, "by_area", BAR_TABLES["landuse"])
     return ax
 
 
@@ -177,16 +261,21 @@ def plot_emission_bars(
     balance: pd.DataFrame, *, language: str = "zh", ax: Axes | None = None
 ) -> Axes:
     """Stacked bars of emission by source (energy, respiration) per unit and year (10⁴ t)."""
-    ax = ax if ax is not None else Figure(figsize=(6.0, 5.0)).add_axes((0.22, 0.2, 0.72, 0.7))
-    table = balance.sort_values(["unit", "year"])
-    labels = [f"{u} {y}" for u, y in zip(table["unit"], table["year"], strict=True)]
+    table = balance.set_index(["unit", "year"]).sort_index()
+    table, shown = top_and_bottom(table, balance.groupby("unit")["emission_t"].mean())
+    if ax is None:
+        ax = bar_figure(len(table), 1, 4.4)[1][0]
+    labels = _row_labels(table.index)
     left = np.zeros(len(table))
     for column, key, colour in (("emission_energy_t", "energy", "#c44536"),
                                 ("emission_respiration_t", "respiration", "#f4a261")):  # fmt: skip
-        shown = table[column].to_numpy() * T_PER_10K_T
-        ax.barh(labels, shown, left=left, color=colour, label=TEXT[language][key], height=0.72)
-        left += shown
-    _finish_bars(ax, TEXT[language]["emission_bars"], TEXT[language]["emission_axis"], 2)
+        shown_t = table[column].to_numpy() * T_PER_10K_T
+        ax.barh(labels, shown_t, left=left, color=colour, label=TEXT[language][key], height=0.72)
+        left += shown_t
+    _finish_bars(ax, TEXT[language]["emission_bars"], TEXT[language]["emission_axis"], 2,
+                 len(table))  # fmt: skip
+    _note_truncated(ax, language, shown, balance["unit"].nunique(), "by_emission",
+                    BAR_TABLES["balance"])  # fmt: skip
     return ax
 
 
@@ -199,28 +288,36 @@ def plot_sink_bars(
     sink_t_per_ha_by_code: Mapping[int, float] | None = None,
 ) -> Axes:
     """Stacked bars of sink by land class per unit and year (10⁴ t CO₂)."""
-    ax = ax if ax is not None else Figure(figsize=(6.0, 5.0)).add_axes((0.22, 0.2, 0.72, 0.7))
     table = sink_by_class(landuse_areas, sink_t_per_ha, sink_t_per_ha_by_code)
     table = table[[c for c in table.columns if table[c].sum() > 0]]
-    labels = [f"{unit} {year}" for unit, year in table.index]
+    total = table.sum(axis=1).groupby(level=0).mean()
+    table, shown = top_and_bottom(table, total)
+    if ax is None:
+        ax = bar_figure(len(table), 1, 4.4)[1][0]
+    labels = _row_labels(table.index)
     left = np.zeros(len(table))
     for land_class in table.columns:
-        shown = table[land_class].to_numpy() * T_PER_10K_T
+        shown_t = table[land_class].to_numpy() * T_PER_10K_T
         name = CLASS_NAMES_ZH[land_class] if language == "zh" else CLASS_NAMES_EN[land_class]
-        ax.barh(labels, shown, left=left, label=name, height=0.72,
+        ax.barh(labels, shown_t, left=left, label=name, height=0.72,
                 color=classification.LAND_CLASS_COLOURS[land_class])  # fmt: skip
-        left += shown
-    _finish_bars(ax, TEXT[language]["sink_bars"], TEXT[language]["sink_axis"], len(table.columns))
+        left += shown_t
+    _finish_bars(ax, TEXT[language]["sink_bars"], TEXT[language]["sink_axis"], 3, len(table))
+    _note_truncated(ax, language, shown, total.size, "by_sink", BAR_TABLES["balance"])
     return ax
 
 
-def _finish_bars(ax: Axes, title: str, xlabel: str, ncol: int) -> None:
-    ax.invert_yaxis()
-    ax.set_title(title, fontsize=11.5, pad=8)
+def _finish_bars(ax: Axes, title: str, xlabel: str, ncol: int, rows: int) -> None:
+    """Title, axis label, tick sizes for ``rows`` bars, and the legend below (0.5 in down)."""
+    ax.set_ylim(rows - 0.4, -0.6)  # first row on top, no empty band
+    ax.tick_params(axis="y", labelsize=bar_tick_size(rows), length=0)
+    ax.tick_params(axis="x", labelsize=8.5)
+    ax.set_title(title, fontsize=11.5, pad=30 if rows > MAX_BAR_ROWS // 2 else 8)
     ax.set_xlabel(mathtext(xlabel))
     ax.spines[["top", "right"]].set_visible(False)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=ncol, frameon=False,
-              fontsize=8.5, handlelength=1.2, columnspacing=1.0)  # fmt: skip
+    plot_h_in = ax.get_position().height * ax.figure.get_size_inches()[1]
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.55 / plot_h_in), ncol=ncol,
+              frameon=False, fontsize=8.5, handlelength=1.2, columnspacing=1.0)  # fmt: skip
 
 
 def emission_sink_figure(
@@ -234,16 +331,13 @@ def emission_sink_figure(
 
     Sinks are about 1 % of emissions here, so one shared axis would hide them.
     """
-    figure = Figure(figsize=(11.0, 6.2))
-    left = figure.add_axes((0.09, 0.27, 0.38, 0.62))
-    right = figure.add_axes((0.6, 0.27, 0.38, 0.62))
+    rows = min(len(balance), MAX_BAR_ROWS)
+    figure, (left, right) = bar_figure(rows, 2, 4.2)
     plot_emission_bars(balance, language=language, ax=left)
-    plot_sink_bars(
-        landuse_areas,
-        sink_t_per_ha,
-        language=language,
-        ax=right,
-        sink_t_per_ha_by_code=sink_t_per_ha_by_code,
+    plot_sink_bars(landuse_areas, sink_t_per_ha, language=language, ax=right,
+                   sink_t_per_ha_by_code=sink_t_per_ha_by_code)  # fmt: skip
+    top_in = BAR_MARGINS_IN["top"] / 3.0
+    figure.suptitle(
+        TEXT[language]["bars"], fontsize=13, y=1.0 - top_in / figure.get_size_inches()[1]
     )
-    figure.suptitle(TEXT[language]["bars"], fontsize=13, y=0.97)
     return figure

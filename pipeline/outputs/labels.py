@@ -6,6 +6,7 @@ that lay words out (CJK characters count as two columns).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from pipeline.model.constants import T_PER_10K_T, ZONE_NAMES_EN, ZONE_NAMES_ZH
@@ -114,6 +115,11 @@ TEXT: dict[str, dict[str, str]] = {
         "非官方统计或 RESDC 数据，仅供方法演示",
         "no_data": "无数据",
         "centre": "色带中值",
+        "truncated": "仅显示{measure}最大和最小的各 {shown} 个单元 (共 {total} 个)；"
+        "完整数据见 {table}",
+        "by_area": "面积",
+        "by_emission": "碳排放",
+        "by_sink": "碳汇",
     },
     "en": {
         "zoning": "Carbon-balance zoning",
@@ -139,6 +145,11 @@ TEXT: dict[str, dict[str, str]] = {
         "not official statistics or RESDC land use; for demonstration only",
         "no_data": "no data",
         "centre": "colours diverge at",
+        "truncated": "Showing the {shown} units with the largest and the {shown} with the smallest"
+        " {measure} (of {total}); all units are in {table}",
+        "by_area": "area",
+        "by_emission": "emission",
+        "by_sink": "sink",
     },
 }
 
@@ -216,3 +227,46 @@ def wrap_line(line: str, width: int) -> str:
 def display_columns(text: str) -> int:
     """Columns ``text`` takes in a fixed-width layout: a CJK character counts as two."""
     return sum(2 if ord(char) > 0x2E80 else 1 for char in text)
+
+
+# --------------------------------------------------------------------------- map names
+
+# The 55 officially recognised ethnic minorities, as they appear in the names of autonomous
+# counties and banners (自治县, 自治旗): 威宁彝族回族苗族自治县 names 彝, 回 and 苗.
+ETHNIC_GROUPS_ZH: tuple[str, ...] = (
+    "蒙古", "回", "藏", "维吾尔", "苗", "彝", "壮", "布依", "朝鲜", "满", "侗", "瑶", "白",
+    "土家", "哈尼", "哈萨克", "傣", "黎", "傈僳", "佤", "畲", "高山", "拉祜", "水", "东乡",
+    "纳西", "景颇", "柯尔克孜", "土", "达斡尔", "仫佬", "羌", "布朗", "撒拉", "毛南", "仡佬",
+    "锡伯", "阿昌", "普米", "塔吉克", "怒", "乌孜别克", "俄罗斯", "鄂温克", "德昂", "保安",
+    "裕固", "京", "塔塔尔", "独龙", "鄂伦春", "赫哲", "门巴", "珞巴", "基诺",
+)  # fmt: skip
+_ETHNIC = "|".join(sorted(ETHNIC_GROUPS_ZH, key=len, reverse=True))
+_AUTONOMOUS = re.compile(rf"^(?P<place>.+?)(?:(?:{_ETHNIC})族)+自治(?P<kind>[县旗])$")
+_AUTONOMOUS_BARE = re.compile(r"^(?P<place>.{2,})自治(?P<kind>[县旗])$")
+_CITY_QUALIFIED = re.compile(r"^(?P<city>[^市]{2,4})市(?P<district>.+[区县])$")
+
+
+def short_name(name: str) -> str:
+    """The name of a unit as written on maps (tables keep the full name).
+
+    Rules, in order:
+
+    1. An autonomous county or banner keeps its place name and 县/旗, dropping the peoples:
+       威宁彝族回族苗族自治县 -> 威宁县, 鄂温克族自治旗 -> 鄂温克旗 (a name that would be
+       left without a place keeps its people: the place is then the first people's name);
+       鄂伦春自治旗 -> 鄂伦春旗.
+    2. A district qualified with its city drops the city (the map shows where it is):
+       乐山市市中区 -> 市中区; but a city's merged districts keep it (六盘水市市辖区).
+    """
+    match = _AUTONOMOUS.match(name)
+    if match:
+        return match["place"] + match["kind"]
+    if name.endswith(("族自治县", "族自治旗")):  # the place is the people: 鄂温克族自治旗
+        return name[: -len("族自治县")] + name[-1]
+    match = _AUTONOMOUS_BARE.match(name)
+    if match:
+        return match["place"] + match["kind"]
+    match = _CITY_QUALIFIED.match(name)
+    if match and len(match["district"]) >= 2 and match["district"] != "市辖区":
+        return match["district"]
+    return name

@@ -25,7 +25,7 @@ from pipeline.outputs.classes import study_classes
 from pipeline.outputs.figures import emission_sink_figure, plot_eec_sec, plot_landuse_bars
 from pipeline.outputs.fonts import cjk_rc
 from pipeline.outputs.labels import INDICATORS, TEXT, wrap_line
-from pipeline.outputs.maps import plot_indicator, plot_zoning
+from pipeline.outputs.maps import plot_indicator, plot_zoning, prepare_units
 from pipeline.outputs.provenance import Provenance, study_provenance
 from pipeline.outputs.staging import StagedOutputs
 from pipeline.outputs.tables import MapTables
@@ -153,20 +153,23 @@ def figures(study: Study, tables: MapTables) -> Iterator[tuple[str, Figure]]:
     """``(file stem, figure)`` for every map and chart of the study."""
     language, settings = study.maps.language, study.maps
     if tables.units is not None:
+        units = prepare_units(tables.units)  # projected, simplified and anchored once
         for stem, zoning in _zonings(tables.zoning):
-            ax = plot_zoning(tables.units, zoning, language=language,
+            ax = plot_zoning(units, zoning, language=language, labels=settings.labels,
                              title=_titled(study.name, TEXT[language]["zoning"], stem))  # fmt: skip
             yield stem, ax.figure
         shared = study_classes(tables.balance, settings, study.zoning)
         for year, rows in tables.balance.groupby("year"):
             for indicator in INDICATORS:
                 ax = plot_indicator(
-                    tables.units, rows, indicator, classes=shared[indicator.column],
-                    language=language,
+                    units, rows, indicator, classes=shared[indicator.column],
+                    language=language, labels=settings.labels,
+                    label_values=settings.label_values,
                     title=f"{study.name} {year}: {indicator.title(language)}",
                 )  # fmt: skip
                 yield f"{indicator.stem}_{year}", ax.figure
-    ax = plot_eec_sec(tables.balance, tables.zoning, study.zoning, language=language)
+    ax = plot_eec_sec(tables.balance, tables.zoning, study.zoning, language=language,
+                      labels=settings.labels)  # fmt: skip
     yield "eec_sec_scatter", ax.figure
     ax = plot_landuse_bars(tables.landuse_areas, language=language)
     yield "landuse_composition", ax.figure
