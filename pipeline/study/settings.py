@@ -40,6 +40,7 @@ MAP_INDICATORS = (
     "sink_intensity",
     "eec",
     "sec",
+    "compensation_rate",
 )
 # ``[maps] labels``: "auto" names what fits (no county names beyond NATIONAL_UNITS units),
 # "all" names what fits at any size, "none" names nothing.
