@@ -917,22 +917,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--profile-out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.worker == "prepare":
+        big, _tiny = load_case(args), load_case(args, tiny=True)
+        print(json.dumps({"width": big.width, "height": big.height, "units": len(big.units)}))
+        return
     if args.worker:
         (cold_worker if args.cold else worker)(args)
         return
     if args.scaling:
         scaling(args)
         return
-    case = load_case(args)
-    load_case(args, tiny=True)
+    # inputs are generated in a child: a child's ru_maxrss starts from its parent's peak
+    # (Linux keeps the pre-exec high-water mark), so the parent must stay small
+    case = run_command("prepare", child_command("prepare", args))
     results: dict = {
         "case": case_tag(args),
         "region": args.region,
         "pixel_size": args.pixel_size if args.region else 30.0,
         "pixels": args.pixels,
-        "width": case.width,
-        "height": case.height,
-        "units": len(case.units) if args.region else args.units,
+        "width": case["width"],
+        "height": case["height"],
+        "units": case["units"] if args.region else args.units,
         "rounds": args.rounds,
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{os.cpu_count()} cores, {platform.machine()}, "
@@ -944,7 +949,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"timing {name} ...", file=sys.stderr)
         results["engines"][name] = run_child(name, args.pixels, args)
     if not args.region and args.pixels != FLAT_CHECK_PIXELS:
-        raster_path(FLAT_CHECK_PIXELS, args.seed)
+        run_command("prepare", child_command("prepare", args, pixels=FLAT_CHECK_PIXELS))
         results["flat_check"] = run_child("engine", FLAT_CHECK_PIXELS, args)
     results["checks"] = compare_tables(args)
     if not args.no_fixed:
