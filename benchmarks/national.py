@@ -18,12 +18,12 @@ Steps, each in its own fresh process (wall time, peak memory), one at a time:
    inside two units counts twice, as in the engine) and a block-wise count of valid pixels
    under it; exact mode, the sum of exactextract's ``count`` (coverage-weighted valid
    pixels) over all units. Both × the pixel area;
-4. ``run``: the whole ``carbon-zoning run --force`` with maps, wall time and run.json's
-   stage timings; its land-use table is checked like the zonal one;
-5. ``exact vs exactextract`` (rasters up to ``--exact-max-px``, default 10⁸ px: the 1 km
+4. ``exact vs exactextract`` (rasters up to ``--exact-max-px``, default 10⁸ px: the 1 km
    set): engine exact mode and exactextract side by side, each in a fresh process, both
    given the WGS84 counties (exactextract's call reprojects them first), with the largest
-   relative difference per (unit, code).
+   relative difference per (unit, code);
+5. ``run``: the whole ``carbon-zoning run --force`` with maps, wall time and run.json's
+   stage timings; its land-use table is checked like the zonal one.
 
 Writes ``<inputs>/bench/national.json`` and the section ``national:<tag>`` of
 ``benchmarks/RESULTS.md`` (``--no-results-md`` to skip).
@@ -351,7 +351,10 @@ def check_tables(folder: Path, results: dict) -> dict:
             entry["within_1e-9"] = entry["relative_difference"] <= RELATIVE_TOLERANCE
         checks[name] = entry
     if {"single", "distributed"} <= set(tables):
-        a, b = (tables[n].sort_values(["unit", "code"], ignore_index=True) for n in tables)
+        a, b = (
+            tables[n].sort_values(["unit", "code"], ignore_index=True)
+            for n in ("single", "distributed")
+        )
         checks["single_equals_distributed"] = bool(
             a[["unit", "code", "pixels"]].equals(b[["unit", "code", "pixels"]])
         )
@@ -428,10 +431,13 @@ def markdown(results: dict) -> str:
     run = results.get("run")
     if run:
         stages = ", ".join(f"{k} {v:.1f}" for k, v in run["timings_s"].items())
+        wall = f"{run['wall_s']:.1f}" if "wall_s" in run else "—"
+        peak = f"{run['tree_peak_mb']:.0f}" if "tree_peak_mb" in run else "—"
+        earlier = "; from an earlier invocation's run.json" if run.get("earlier_run") else ""
         lines.append(
-            f"| `carbon-zoning run --force` (maps) | {run['wall_s']:.1f} | "
-            f"{sum(run['timings_s'].values()):.1f} | — | {run['tree_peak_mb']:.0f} | "
-            f"run.json stages (s): {stages} |"
+            f"| `carbon-zoning run --force` (maps) | {wall} | "
+            f"{sum(run['timings_s'].values()):.1f} | — | {peak} | "
+            f"run.json stages (s): {stages}{earlier} |"
         )
     checks = results.get("checks", {})
     lines += ["", f"Checks: {'**passed**' if checks.get('passed') else '**FAILED**'}."]
@@ -488,6 +494,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--skip", nargs="*", default=[], choices=("distributed", "run", "exact"))
     parser.add_argument("--exact-max-px", type=float, default=1e8)
     parser.add_argument("--no-results-md", action="store_true")
+    parser.add_argument(
+        "--resume", action="store_true", help="keep the steps already in bench/national.json"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--scheduler", default="single", help=argparse.SUPPRESS)
     parser.add_argument("--save-as", help=argparse.SUPPRESS)
@@ -516,25 +525,48 @@ def main(argv: list[str] | None = None) -> None:
         "inputs": study["inputs"],
         "zonal": {},
     }
+    out = folder / "bench" / "national.json"
+    out.parent.mkdir(exist_ok=True)
+    if args.resume and out.exists():  # keep the steps an interrupted invocation measured
+        earlier = json.loads(out.read_text(encoding="utf-8"))
+        results |= {k: earlier[k] for k in ("zonal", "reference", "exact_vs_exactextract", "run")
+                    if k in earlier}  # fmt: skip
+
+    def save() -> None:
+        out.write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str), "utf-8")
+
     mode = ["--mode", args.mode] if args.mode else []
     schedulers = ["single"] + ([] if "distributed" in args.skip else ["distributed"])
     for scheduler in schedulers:
+        if scheduler in results["zonal"]:
+            continue
         print(f"zonal, {scheduler} ...", file=sys.stderr)
         results["zonal"][scheduler] = child(folder, "zonal", "--scheduler", scheduler, *mode)
+        save()
     used = results["zonal"]["single"]["mode_used"]
-    print(f"reference count ({used}) ...", file=sys.stderr)
-    results["reference"] = child(folder, "reference", "--mode", used)
-    if "run" not in args.skip:
-        print("carbon-zoning run ...", file=sys.stderr)
-        results["run"] = whole_run(folder)
-    results["checks"] = check_tables(folder, results)
-    if "exact" not in args.skip and study["inputs"]["pixels"] <= args.exact_max_px:
+    if "reference" not in results:
+        print(f"reference count ({used}) ...", file=sys.stderr)
+        results["reference"] = child(folder, "reference", "--mode", used)
+        save()
+    small = study["inputs"]["pixels"] <= args.exact_max_px
+    if "exact" not in args.skip and small and "exact_vs_exactextract" not in results:
         print("exact mode vs exactextract ...", file=sys.stderr)
         results["exact_vs_exactextract"] = compare_exact(folder)
+        save()
+    if "run" not in args.skip and "run" not in results:
+        print("carbon-zoning run ...", file=sys.stderr)
+        results["run"] = whole_run(folder)
+        save()
+    elif "run" not in results:
+        record = study["output_dir"] / "data" / "processed" / "run.json"
+        if record.exists():  # an earlier run's stage timings, no wall time
+            timings = json.loads(record.read_text(encoding="utf-8")).get("timings_s", {})
+            results["run"] = {"timings_s": timings, "earlier_run": True}
+    # last: the checks load tables here, and a child's ru_maxrss would start from this
+    # process's peak (Linux keeps the high-water mark across exec)
+    results["checks"] = check_tables(folder, results)
     results["load_after"] = os.getloadavg()[0]
-    out = folder / "bench" / "national.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str), "utf-8")
+    save()
     section = markdown(results)
     if not args.no_results_md:
         update_results_md(section, study["inputs"]["tag"])
