@@ -93,9 +93,16 @@ def peak_mb_self() -> float:
 # --------------------------------------------------------------------------- children
 
 
-def child_zonal(folder: Path, scheduler: str, mode: str | None, save_as: str | None) -> dict:
+def child_zonal(
+    folder: Path, scheduler: str, mode: str | None, save_as: str | None, profile_out: str | None
+) -> dict:
     """Time ``tabulate`` on one scheduler; the areas go to ``bench/areas_<save_as>.pkl``."""
     started = time.perf_counter()
+    if profile_out:  # cProfile sees one thread: run the strips in this one
+        sys.path.insert(0, str(HERE))
+        from zonal import serialise_thread_pools
+
+        serialise_thread_pools()
     from pipeline.zonal import tabulate
 
     import_s = time.perf_counter() - started
@@ -104,7 +111,19 @@ def child_zonal(folder: Path, scheduler: str, mode: str | None, save_as: str | N
     rasters = {study["year"]: study["raster"]}
     mode = mode or study["mode"]
     report: dict = {"import_s": import_s, "scheduler": scheduler, "mode_asked": mode}
-    if scheduler == "distributed":
+    if profile_out:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+        t = time.perf_counter()
+        result = tabulate(units, rasters, mode=mode, scheduler="single", progress=False)
+        report["tabulate_s"] = time.perf_counter() - t
+        profiler.disable()
+        from zonal import profile_summary
+
+        report["profile"] = profile_summary(profiler, Path(profile_out), report["tabulate_s"])
+    elif scheduler == "distributed":
         from distributed import Client, LocalCluster
 
         t = time.perf_counter()
@@ -402,7 +421,7 @@ def markdown(results: dict) -> str:
         f"{results['load_after']:.2f}. Inputs (`{inputs['command']}`): {inputs['units']} counties"
         f" over {inputs['grid']['width']} × {inputs['grid']['height']} px at "
         f"{inputs['grid']['pixel_m']:g} m ({inputs['pixels'] / 1e9:.3f} × 10⁹ px), raster "
-        f"{inputs['raster_bytes'] / 1e9:.2f} GB, generated in {inputs['write']['seconds']:.0f} s.",
+        f"{inputs['raster_bytes'] / 1e6:.0f} MB, generated in {inputs['write']['seconds']:.0f} s.",
         "",
         "| step | wall s | compute s | peak MB (process) | peak MB (tree, sampled) | notes |",
         "|---|---:|---:|---:|---:|---|",
@@ -472,6 +491,17 @@ def markdown(results: dict) -> str:
             f"{exact['rows_missing_on_one_side']}; exactextract / engine compute "
             f"{exact['speedup']:.1f} ×.",
         ]
+    profiled = (results.get("profile") or {}).get("profile")
+    if profiled:
+        lines += [
+            "",
+            f"cProfile of one zonal call (strips serialised in one thread, "
+            f"{profiled['first_call_s_profiled']:.1f} s profiled), cumulative seconds:",
+            "",
+            "| part (function) | s |",
+            "|---|---:|",
+        ]
+        lines += [f"| {k} | {v:.2f} |" for k, v in profiled["parts_s"].items() if v >= 0.005]
     lines.append(f"<!-- national:{tag}:end -->")
     return "\n".join(lines)
 
@@ -500,11 +530,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--scheduler", default="single", help=argparse.SUPPRESS)
     parser.add_argument("--save-as", help=argparse.SUPPRESS)
+    parser.add_argument("--profile-out", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--profile", action="store_true", help="also cProfile one zonal call (strips serialised)"
+    )
     args = parser.parse_args(argv)
     folder = args.folder.resolve()
     if args.child:
         if args.child == "zonal":
-            report = child_zonal(folder, args.scheduler, args.mode, args.save_as)
+            report = child_zonal(folder, args.scheduler, args.mode, args.save_as, args.profile_out)
         elif args.child == "reference":
             report = child_reference(folder, args.mode or "centre")
         else:
@@ -529,8 +563,8 @@ def main(argv: list[str] | None = None) -> None:
     out.parent.mkdir(exist_ok=True)
     if args.resume and out.exists():  # keep the steps an interrupted invocation measured
         earlier = json.loads(out.read_text(encoding="utf-8"))
-        results |= {k: earlier[k] for k in ("zonal", "reference", "exact_vs_exactextract", "run")
-                    if k in earlier}  # fmt: skip
+        steps = ("zonal", "reference", "exact_vs_exactextract", "run", "profile")
+        results |= {k: earlier[k] for k in steps if k in earlier}
 
     def save() -> None:
         out.write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str), "utf-8")
@@ -562,6 +596,13 @@ def main(argv: list[str] | None = None) -> None:
         if record.exists():  # an earlier run's stage timings, no wall time
             timings = json.loads(record.read_text(encoding="utf-8")).get("timings_s", {})
             results["run"] = {"timings_s": timings, "earlier_run": True}
+    if args.profile and "profile" not in results:
+        print("profiled zonal call ...", file=sys.stderr)
+        listing = folder / "bench" / "profile_zonal.txt"
+        results["profile"] = child(
+            folder, "zonal", "--save-as", "profiled", "--profile-out", str(listing), *mode
+        )
+        save()
     # last: the checks load tables here, and a child's ru_maxrss would start from this
     # process's peak (Linux keeps the high-water mark across exec)
     results["checks"] = check_tables(folder, results)
