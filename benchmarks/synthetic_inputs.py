@@ -98,16 +98,19 @@ def write_landuse(
     nodata_corner: bool = True,
     driver: str = "GTiff",
     strip_rows: int = 1024,
+    height: int | None = None,
 ) -> Path:
-    """Write a seeded ``pixels`` × ``pixels`` uint8 land-use raster (tiled DEFLATE GeoTIFF).
+    """Write a seeded ``pixels`` (wide) × ``height`` (default ``pixels``) uint8 land-use
+    raster (tiled DEFLATE GeoTIFF).
 
     With ``nodata_corner`` the top-left 1/8 × 1/8 corner is nodata (or 0 if none declared).
     """
     transform = transform or grid_transform(pixels)
+    height = pixels if height is None else height
     profile = {
         "driver": driver,
         "width": pixels,
-        "height": pixels,
+        "height": height,
         "count": 1,
         "dtype": "uint8",
         "crs": crs,
@@ -118,8 +121,8 @@ def write_landuse(
         profile |= {"tiled": True, "blockxsize": 256, "blockysize": 256, "compress": "deflate"}
     corner = pixels // 8
     with rasterio.open(path, "w", **profile) as dst:
-        for r0 in range(0, pixels, strip_rows):
-            rows = min(strip_rows, pixels - r0)
+        for r0 in range(0, height, strip_rows):
+            rows = min(strip_rows, height - r0)
             block = code_block(rows, pixels, r0, seed)
             if nodata_corner and r0 < corner:
                 block[: corner - r0, :corner] = 0 if nodata is None else nodata

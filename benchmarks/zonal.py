@@ -1,21 +1,34 @@
 """Benchmark the zonal engine against rasterstats and exactextract on the same inputs.
 
-    python benchmarks/zonal.py --pixels 15000 --units 90
+    python benchmarks/zonal.py --pixels 15000 --units 90           # synthetic Voronoi units
+    python benchmarks/zonal.py --region 贵州省                      # real county polygons
+    python benchmarks/zonal.py --region 贵州省 --profile            # + cProfile, tiny raster
 
-Generates (and caches under ``benchmarks/cache/``) a seeded ``pixels`` × ``pixels`` uint8
-land-use raster (tiled DEFLATE GeoTIFF, 30 m, RESDC Albers) and ``units`` irregular polygons,
-then runs every engine in its own subprocess (so each peak RSS is its own), several rounds,
-and reports medians. Inside the run it checks that the engine's centre-mode table equals
+Units are either ``units`` seeded irregular polygons over a seeded ``pixels`` × ``pixels``
+uint8 land-use raster (tiled DEFLATE GeoTIFF, 30 m, RESDC Albers), or the real county
+polygons of ``--region`` as ``carbon-zoning boundaries`` writes them (WGS84, cached under
+``benchmarks/cache/``) over a seeded raster covering the region at ``--pixel-size`` metres.
+Every engine runs in its own subprocess (so each peak RSS is its own), several rounds, and
+medians are reported. Inside the run it checks that the engine's centre-mode table equals
 rasterstats' categorical counts exactly and that exact mode matches exactextract to 0.01 %.
 
-Writes ``results/zonal_<pixels>px_<units>u.json`` and updates the figures section of ``RESULTS.md``
-in ``--out`` (default: this folder), keeping the hand-written notes around it.
+Fixed versus per-pixel cost: each engine is also timed as a user's run pays it, one fresh
+interpreter per round (import, then the first call), on the same units over a tiny raster
+(``--tiny-pixels``, 64 px over the same extent) and over the big one; the tiny run is the
+fixed per-run cost, (big − tiny) / Δpx the per-pixel cost. Rows "with one core busy" repeat
+this while a competing process burns one core. The 1-minute load average is recorded before
+every row. With real (WGS84) units every engine pays the reprojection inside the timed call.
+
+Writes ``results/zonal_<case>.json`` and updates the figures section of ``RESULTS.md`` in
+``--out`` (default: this folder), keeping the hand-written notes around it; ``<case>`` is
+``<pixels>px_<units>u`` or ``<region>_<pixel size>m``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import resource
@@ -27,6 +40,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -44,24 +58,59 @@ ENGINES = (
     "rasterstats",
     "exactextract",
 )
+FIXED_ENGINES = ("read", "engine", "engine_exact", "rasterstats", "exactextract")
+BUSY_ENGINES = ("read", "engine", "engine_exact")  # the ones using both cores
 FLAT_CHECK_PIXELS = 3000  # 9 Mpx: peak memory of the engine must not grow from here
+TINY_PIXELS = 64
+REGION_MARGIN_M = 1000.0
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 
 
 # --------------------------------------------------------------------------- inputs
 
 
-def raster_path(pixels: int, seed: int) -> Path:
-    """The cached raster for ``pixels``, generated on first use."""
+@dataclass
+class Case:
+    """The units and raster one engine run gets (rebuilt identically by every child)."""
+
+    tag: str
+    units: object  # GeoDataFrame: synthetic ones in the raster's CRS, real ones in WGS84
+    path: Path
+    width: int
+    height: int
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height
+
+
+def case_tag(args: argparse.Namespace) -> str:
+    if args.region:
+        return f"{args.region}_{args.pixel_size:g}m"
+    return f"{args.pixels}px_{args.units}u"
+
+
+def cached_raster(name: str, width: int, height: int, transform, seed: int, corner: bool) -> Path:
+    """A seeded land-use raster under ``benchmarks/cache/``, generated on first use."""
     from synthetic_inputs import write_landuse
 
     CACHE.mkdir(parents=True, exist_ok=True)
-    path = CACHE / f"landuse_{pixels}_s{seed}.tif"
+    path = CACHE / name
     if not path.exists():
         partial = path.with_suffix(".partial.tif")
-        write_landuse(partial, pixels, seed=seed)
+        write_landuse(
+            partial, width, height=height, transform=transform, seed=seed, nodata_corner=corner
+        )
         partial.rename(path)
     return path
+
+
+def raster_path(pixels: int, seed: int) -> Path:
+    """The cached synthetic raster for ``pixels``, generated on first use."""
+    from synthetic_inputs import grid_transform
+
+    name = f"landuse_{pixels}_s{seed}.tif"
+    return cached_raster(name, pixels, pixels, grid_transform(pixels), seed, corner=True)
 
 
 def make_units(pixels: int, n_units: int, seed: int):
@@ -69,6 +118,72 @@ def make_units(pixels: int, n_units: int, seed: int):
     from synthetic_inputs import grid_transform, irregular_units
 
     return irregular_units(n_units, grid_transform(pixels), pixels, seed=seed)
+
+
+def carbon_zoning() -> str:
+    """The ``carbon-zoning`` command of this interpreter's environment."""
+    beside = Path(sys.executable).parent / "carbon-zoning"
+    return str(beside) if beside.exists() else (shutil.which("carbon-zoning") or "carbon-zoning")
+
+
+def region_units(region: str):
+    """County polygons of ``region`` through ``carbon-zoning boundaries`` (cached, WGS84)."""
+    import geopandas as gpd
+
+    CACHE.mkdir(parents=True, exist_ok=True)
+    path = CACHE / f"boundaries_{region}.gpkg"
+    if not path.exists():
+        partial = path.with_name(f"boundaries_{region}.partial.gpkg")
+        command = [carbon_zoning(), "boundaries", region, "--out", str(partial)]
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(command)} failed:\n{done.stderr[-2000:]}")
+        partial.rename(path)
+    return gpd.read_file(path, layer="counties")[["unit", "geometry"]]
+
+
+def region_grid(units, pixel_m: float):
+    """North-up grid at ``pixel_m`` covering the units (plus a margin) in RESDC's Albers."""
+    from affine import Affine
+    from synthetic_inputs import ALBERS_KRASOVSKY
+
+    west, south, east, north = units.to_crs(ALBERS_KRASOVSKY).total_bounds
+    x0 = math.floor((west - REGION_MARGIN_M) / pixel_m) * pixel_m
+    y1 = math.ceil((north + REGION_MARGIN_M) / pixel_m) * pixel_m
+    width = math.ceil((east + REGION_MARGIN_M - x0) / pixel_m)
+    height = math.ceil((y1 - south + REGION_MARGIN_M) / pixel_m)
+    return Affine(pixel_m, 0.0, x0, 0.0, -pixel_m, y1), width, height
+
+
+def tiny_grid(transform, width: int, height: int, tiny: int):
+    """The same extent in about ``tiny`` × ``tiny`` square pixels (``tiny`` on the long side)."""
+    from affine import Affine
+
+    size = max(width * transform.a, height * -transform.e) / tiny
+    tiny_width = math.ceil(round(width * transform.a / size, 9))
+    tiny_height = math.ceil(round(height * -transform.e / size, 9))
+    return Affine(size, 0.0, transform.c, 0.0, -size, transform.f), tiny_width, tiny_height
+
+
+def load_case(args: argparse.Namespace, *, tiny: bool = False) -> Case:
+    """The units and (big or tiny) raster of this benchmark's case, generating what is missing."""
+    if args.region:
+        units = region_units(args.region)
+        transform, width, height = region_grid(units, args.pixel_size)
+        stem = f"landuse_{args.region}_{args.pixel_size:g}m_s{args.seed}"
+        corner = False
+    else:
+        from synthetic_inputs import grid_transform
+
+        units = make_units(args.pixels, args.units, args.seed)
+        transform, width, height = grid_transform(args.pixels), args.pixels, args.pixels
+        stem = f"landuse_{args.pixels}_s{args.seed}"
+        corner = True
+    if tiny:
+        transform, width, height = tiny_grid(transform, width, height, args.tiny_pixels)
+        stem += f"_tiny{args.tiny_pixels}"
+    path = cached_raster(f"{stem}.tif", width, height, transform, args.seed, corner)
+    return Case(case_tag(args) + ("_tiny" if tiny else ""), units, path, width, height)
 
 
 # --------------------------------------------------------------------------- engines
@@ -98,26 +213,57 @@ def run_read(path: Path, threads: int) -> None:
         list(pool.map(read, strips))
 
 
-def engine_runner(name: str, units, path: Path) -> Callable[[], object]:
-    """A no-argument callable running engine ``name``; it returns the engine's table."""
+def import_engine(name: str) -> None:
+    """Import what engine ``name`` needs (timed apart in a fresh interpreter)."""
+    if name.startswith("read"):
+        import rasterio  # noqa: F401
+    elif name.startswith("engine"):
+        from pipeline.zonal import tabulate  # noqa: F401
+    elif name == "rasterstats":
+        from rasterstats import zonal_stats  # noqa: F401
+    elif name == "exactextract":
+        from exactextract import exact_extract  # noqa: F401
+
+
+def in_raster_crs(units, path: Path):
+    """``units`` reprojected to the raster's CRS, by the engine's own route (WKT → pyproj)."""
+    import rasterio
+    from pyproj import CRS
+
+    with rasterio.open(path) as dataset:
+        crs = CRS.from_user_input(dataset.crs.to_wkt())
+    return units.to_crs(CRS.from_wkt(crs.to_wkt()))
+
+
+def engine_runner(name: str, case: Case) -> Callable[[], object]:
+    """A no-argument callable running engine ``name``; it returns the engine's table.
+
+    rasterstats and exactextract do not reproject: given real (geographic) units, their
+    call reprojects them first, as a user's script has to.
+    """
+    units, path = case.units, case.path
+    project = units.crs.is_geographic and not name.startswith(("read", "engine"))
+    prepared = (lambda: in_raster_crs(units, path)) if project else (lambda: units)
     if name.startswith("read"):
         threads = 1 if name == "read_1thread" else (os.cpu_count() or 1)
         return lambda: run_read(path, threads)
     if name.startswith("engine"):
-        from pipeline import zonal
+        from pipeline.zonal import tabulate
 
         mode = "exact" if name == "engine_exact" else "centre"
         years = (2010, 2015, 2020) if name == "engine_3years" else (2020,)
-        return lambda: zonal.tabulate(units, dict.fromkeys(years, path), mode=mode, progress=False)
+        return lambda: tabulate(units, dict.fromkeys(years, path), mode=mode, progress=False)
     if name == "rasterstats":
         from rasterstats import zonal_stats
 
-        return lambda: zonal_stats(units, str(path), categorical=True, nodata=255)
+        return lambda: zonal_stats(prepared(), str(path), categorical=True, nodata=255)
     if name == "exactextract":
         from exactextract import exact_extract
 
         ops = ["unique", "frac", "count"]
-        return lambda: exact_extract(str(path), units, ops, include_cols=["unit"], output="pandas")
+        return lambda: exact_extract(
+            str(path), prepared(), ops, include_cols=["unit"], output="pandas"
+        )
     raise ValueError(f"unknown engine {name!r}; expected one of {', '.join(ENGINES)}")
 
 
@@ -149,13 +295,16 @@ def table_of(name: str, output: object, units):
     return frame.sort_values(["unit", "code"], ignore_index=True)
 
 
+def table_path(name: str, args: argparse.Namespace) -> Path:
+    return CACHE / f"table_{name}_{case_tag(args)}.pkl"
+
+
 def worker(args: argparse.Namespace) -> None:
     """Child process: time one engine for several rounds, report times and peak RSS."""
     import psutil
 
-    units = make_units(args.pixels, args.units, args.seed)
-    path = raster_path(args.pixels, args.seed)
-    run = engine_runner(args.worker, units, path)
+    case = load_case(args)
+    run = engine_runner(args.worker, case)
     baseline_mb = psutil.Process().memory_info().rss / 2**20
     seconds, output = [], None
     for _ in range(args.rounds):
@@ -165,25 +314,231 @@ def worker(args: argparse.Namespace) -> None:
     extra = {}
     if args.worker == "engine_3years":
         extra["rasterizations"] = output.rasterizations
-    table = table_of(args.worker, output, units)
+    table = table_of(args.worker, output, case.units)
     if table is not None:
-        table.to_pickle(CACHE / f"table_{args.worker}_{args.pixels}_{args.units}.pkl")
+        table.to_pickle(table_path(args.worker, args))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB → MiB
-    print(json.dumps({"seconds": seconds, "peak_mb": peak_mb, "baseline_mb": baseline_mb} | extra))
+    report = {"seconds": seconds, "peak_mb": peak_mb, "baseline_mb": baseline_mb}
+    print(json.dumps(report | {"pixels": case.pixels} | extra))
+
+
+def cold_worker(args: argparse.Namespace) -> None:
+    """Child process, one round as a user's run pays it: import, first call (and a second).
+
+    With ``--profile-out`` the first call runs under cProfile with the thread pools made
+    synchronous (cProfile sees one thread only), and a summary goes into the report.
+    """
+    started = time.perf_counter()
+    if args.profile_out:
+        serialise_thread_pools()
+    import_engine(args.worker)
+    import_s = time.perf_counter() - started
+    case = load_case(args, tiny=args.tiny)
+    run = engine_runner(args.worker, case)
+    profiler = start_profiler() if args.profile_out else None
+    started = time.perf_counter()
+    run()
+    first_s = time.perf_counter() - started
+    if profiler is not None:
+        profiler.disable()
+    second_s, second_profiler = None, None
+    if args.tiny:  # warm: what is paid once per process shows as first − second
+        second_profiler = start_profiler() if args.profile_out else None
+        started = time.perf_counter()
+        run()
+        second_s = time.perf_counter() - started
+        if second_profiler is not None:
+            second_profiler.disable()
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB → MiB
+    report = {"import_s": import_s, "first_s": first_s, "second_s": second_s, "peak_mb": peak_mb}
+    report |= {"pixels": case.pixels, "load_1min": os.getloadavg()[0]}
+    if profiler is not None:
+        out = Path(args.profile_out)
+        report["profile"] = profile_summary(profiler, out, first_s)
+        if second_profiler is not None:
+            warm = out.with_name(out.stem + "_warm" + out.suffix)
+            report["profile_warm"] = profile_summary(second_profiler, warm, second_s)
+    print(json.dumps(report))
+
+
+def start_profiler():
+    import cProfile
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    return profiler
+
+
+def child_command(name: str, args: argparse.Namespace, **flags: object) -> list[str]:
+    """The command line of a child timing engine ``name`` on this benchmark's case."""
+    command = [sys.executable, __file__, "--worker", name]
+    command += ["--pixels", str(flags.get("pixels", args.pixels)), "--units", str(args.units)]
+    command += ["--rounds", str(args.rounds), "--seed", str(args.seed)]
+    command += ["--tiny-pixels", str(args.tiny_pixels)]
+    if args.region:
+        command += ["--region", args.region, "--pixel-size", repr(args.pixel_size)]
+    if flags.get("cold"):
+        command.append("--cold")
+    if flags.get("tiny"):
+        command.append("--tiny")
+    if flags.get("profile_out"):
+        command += ["--profile-out", str(flags["profile_out"])]
+    return command
+
+
+def run_command(name: str, command: list[str], busy: bool = False) -> dict:
+    """Run a child (optionally with one core kept busy) and parse its JSON report."""
+    burner = None
+    if busy:  # a competing CPU-bound process, as another user's job would be
+        burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        time.sleep(0.3)
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=REPO)
+    finally:
+        if burner is not None:
+            burner.kill()
+            burner.wait()
+    if done.returncode != 0:
+        raise RuntimeError(f"{name} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def run_child(name: str, pixels: int, args: argparse.Namespace) -> dict:
-    """Run engine ``name`` in its own interpreter and parse its report."""
-    command = [sys.executable, __file__, "--worker", name, "--pixels", str(pixels)]
-    command += ["--units", str(args.units), "--rounds", str(args.rounds), "--seed", str(args.seed)]
-    done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=REPO)
-    if done.returncode != 0:
-        raise RuntimeError(f"{name} failed:\n{done.stderr[-3000:]}")
-    report = json.loads(done.stdout.strip().splitlines()[-1])
+    """Run engine ``name`` in its own interpreter (rounds in one process) and parse its report."""
+    report = run_command(name, child_command(name, args, pixels=pixels))
     report["median_s"] = statistics.median(report["seconds"])
     report["best_s"] = min(report["seconds"])
-    report["mpx_per_s"] = pixels**2 / 1e6 / report["median_s"]
+    report["mpx_per_s"] = report["pixels"] / 1e6 / report["median_s"]
     return report
+
+
+# --------------------------------------------------------------------------- fixed costs
+
+
+def fixed_costs(args: argparse.Namespace) -> dict:
+    """Fixed per-run cost (tiny raster) and per-pixel cost (big − tiny), fresh processes.
+
+    Each round is a new interpreter for the tiny raster and another for the big one
+    (interleaved, so drifting load hits both). One untimed warm-up first fills the numba
+    cache and the OS file cache, which a user's second run has too.
+    """
+    rows: dict[str, dict] = {}
+    for name in ("engine", "engine_exact", "read"):
+        run_command(name, child_command(name, args, cold=True, tiny=True))
+    run_command("read", child_command("read", args, cold=True))
+    plan = [(name, False) for name in FIXED_ENGINES] + [(name, True) for name in BUSY_ENGINES]
+    for name, busy in plan:
+        label = f"{name} (one core busy)" if busy else name
+        print(f"fixed cost: {label} ...", file=sys.stderr)
+        load_before = os.getloadavg()[0]
+        tiny, big = [], []
+        for _ in range(args.rounds):
+            tiny.append(run_command(name, child_command(name, args, cold=True, tiny=True), busy))
+            big.append(run_command(name, child_command(name, args, cold=True), busy))
+        rows[label] = fixed_row(tiny, big) | {"load_1min_before": load_before}
+    return rows
+
+
+def fixed_row(tiny: list[dict], big: list[dict]) -> dict:
+    """Medians of the fresh-process rounds and the split into fixed and per-pixel cost."""
+
+    def median(reports: list[dict], key: str) -> float:
+        return statistics.median(r[key] for r in reports)
+
+    fixed, whole = median(tiny, "first_s"), median(big, "first_s")
+    extra_pixels = big[0]["pixels"] - tiny[0]["pixels"]
+    per_pixel = (whole - fixed) / extra_pixels
+    return {
+        "rounds": len(tiny),
+        "import_s": median(tiny + big, "import_s"),
+        "fixed_s": fixed,
+        "fixed_warm_s": median(tiny, "second_s"),
+        "big_s": whole,
+        "big_best_s": min(r["first_s"] for r in big),
+        "ns_per_px": per_pixel * 1e9,
+        "mpx_per_s_marginal": 1e-6 / per_pixel if per_pixel > 0 else float("inf"),
+        "fixed_share_of_big": fixed / whole,
+        "peak_mb_big": median(big, "peak_mb"),
+        "pixels_tiny": tiny[0]["pixels"],
+        "pixels_big": big[0]["pixels"],
+        "load_1min_during": [r["load_1min"] for r in tiny + big],
+    }
+
+
+# --------------------------------------------------------------------------- profile
+
+# label: (function, a piece of its file's path); cumulative seconds, summed if several
+PROFILE_PARTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "tabulate (whole first call)": (("tabulate", "pipeline"),),
+    "read_info (raster headers)": (("read_info", "pipeline"),),
+    "_prepare_job (all preparation)": (("_prepare_job", "pipeline"),),
+    "to_crs_of_grid (reprojection)": (("to_crs_of_grid", "pipeline"),),
+    "check_raster_coverage (coverage check)": (("check_raster_coverage", "pipeline"),),
+    "_clip_and_orient (make_valid, clip, orient)": (("_clip_and_orient", "pipeline"),),
+    "_choose_mode (mode choice)": (("_choose_mode", "pipeline"),),
+    "_pixel_boxes": (("_pixel_boxes", "pipeline"),),
+    "_pixel_edges (edge preparation)": (("_pixel_edges", "pipeline"),),
+    "row_areas_m2": (("row_areas_m2", "pipeline"),),
+    "_run_grid (all strips)": (("_run_grid", "pipeline"),),
+    "numba dispatch + cache load (Dispatcher._compile_for_args)": (("_compile_for_args", "numba"),),
+    "numba cache load (Cache.load_overload)": (("load_overload", "numba"),),
+    "_unit_spans (centre runs, numba)": (("_unit_spans", "pipeline"),),
+    "_count_exact_strip (exact, numba)": (("_count_exact_strip", "pipeline"),),
+    "_read_codes (GDAL reads)": (("_read_codes", "pipeline"),),
+    "_open_layers (dataset opens)": (("_open_layers", "pipeline"),),
+    "_check_counts": (("_check_counts", "pipeline"),),
+    "add + result (partial sums, tables)": (("add", "pipeline"), ("result", "pipeline")),
+    "ThreadPoolExecutor start-up": (("__init__", "concurrent/futures/thread.py"),),
+}
+
+
+class _InlineExecutor:
+    """A ThreadPoolExecutor stand-in running every call in the calling thread (profiling)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        pass
+
+    def __enter__(self) -> _InlineExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def map(self, function, *iterables):
+        return [function(*items) for items in zip(*iterables, strict=False)]
+
+    def shutdown(self, wait: bool = True) -> None:
+        pass
+
+
+def serialise_thread_pools() -> None:
+    """Make ThreadPoolExecutor synchronous before the engine imports it (profiling only)."""
+    import concurrent.futures
+
+    concurrent.futures.ThreadPoolExecutor = _InlineExecutor  # type: ignore[misc]
+
+
+def profile_summary(profiler, out: Path, first_s: float) -> dict:
+    """Write the top functions to ``out`` and return the cumulative seconds of known parts."""
+    import io
+    import pstats
+
+    text = io.StringIO()
+    stats = pstats.Stats(profiler, stream=text)
+    stats.sort_stats("cumulative").print_stats(45)
+    stats.sort_stats("tottime").print_stats(30)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text.getvalue(), encoding="utf-8")
+    parts = {
+        label: sum(
+            ct
+            for (filename, _line, function), (_cc, _nc, _tt, ct, _callers) in stats.stats.items()
+            for name, where in wanted
+            if function == name and where in filename
+        )
+        for label, wanted in PROFILE_PARTS.items()
+    }
+    return {"first_call_s_profiled": first_s, "parts_s": parts, "file": str(out)}
 
 
 # --------------------------------------------------------------------------- checks
@@ -195,7 +550,7 @@ def compare_tables(args: argparse.Namespace) -> dict:
     import pandas as pd
 
     def load(name: str) -> pd.DataFrame:
-        return pd.read_pickle(CACHE / f"table_{name}_{args.pixels}_{args.units}.pkl")
+        return pd.read_pickle(table_path(name, args))
 
     engine, reference = load("engine"), load("rasterstats")
     centre_equal = engine.equals(reference)
@@ -288,14 +643,35 @@ def _summary_of(results: dict, statistic: str) -> dict:
     return {"ratios": ratios, "targets": targets}
 
 
+def markers(results: dict) -> tuple[str, str]:
+    """The markers of this case's generated section (the synthetic case keeps the old ones)."""
+    if results.get("region"):
+        tag = results["case"]
+        return f"<!-- results:{tag}:begin -->", f"<!-- results:{tag}:end -->"
+    return BEGIN, END
+
+
 def markdown(results: dict) -> str:
     """The generated figures section of RESULTS.md."""
-    pixels, units = results["pixels"], results["units"]
+    begin, end = markers(results)
+    if results.get("region"):
+        title = (
+            f"## Run: {results['region']} ({results['units']} real counties) over "
+            f"{results['width']} × {results['height']} px at {results['pixel_size']:g} m "
+            f"({results['width'] * results['height'] / 1e6:.0f} Mpx)"
+        )
+        command = f"python benchmarks/zonal.py --region {results['region']}"
+        if results["pixel_size"] != 30:
+            command += f" --pixel-size {results['pixel_size']:g}"
+    else:
+        pixels, units = results["pixels"], results["units"]
+        title = f"## Run: {pixels} × {pixels} px ({pixels**2 / 1e6:.0f} Mpx) × {units} units"
+        command = f"python benchmarks/zonal.py --pixels {pixels} --units {units}"
     lines = [
-        BEGIN,
-        f"## Run: {pixels} × {pixels} px ({pixels**2 / 1e6:.0f} Mpx) × {units} units",
+        begin,
+        title,
         "",
-        f"`python benchmarks/zonal.py --pixels {pixels} --units {units}` — {results['when']}, "
+        f"`{command}` — {results['when']}, "
         f"{results['machine']}, 1-min load average before the run "
         f"{results['load_average_before']:.2f}; {results['rounds']} rounds per engine, medians; "
         "each engine in its own subprocess (peak = that process's max RSS, "
@@ -330,9 +706,68 @@ def markdown(results: dict) -> str:
         f"exactextract max relative difference {checks['exact_max_relative_difference']:.2e}.",
         "",
         f"Whole `carbon-zoning run` of the demo: {describe_demo(results['demo_run'])}",
-        END,
     ]
+    if results.get("fixed_costs"):
+        lines += fixed_markdown(results)
+    if results.get("profile"):
+        lines += profile_markdown(results["profile"])
+    lines.append(end)
     return "\n".join(lines)
+
+
+def fixed_markdown(results: dict) -> list[str]:
+    """The fixed-cost table: fresh process per round, tiny vs big raster."""
+    rows = results["fixed_costs"]
+    first = next(iter(rows.values()))
+    loads = [x for r in rows.values() for x in r["load_1min_during"]]
+    lines = [
+        "",
+        f"### Fixed and per-pixel cost, as a user's run pays it (medians of {first['rounds']} "
+        "fresh processes)",
+        "",
+        f"Same units over a tiny raster ({first['pixels_tiny']} px, same extent) and over the "
+        f"big one ({first['pixels_big'] / 1e6:.0f} Mpx). *import* = importing the engine in a "
+        "new interpreter; *fixed* = the first call on the tiny raster (numba kernels loaded "
+        "from the on-disk cache, threads started, units prepared); *warm* = a second call in "
+        "the same process; *per px* = (big − fixed) / Δpx. 1-min load average during the "
+        f"rows {min(loads):.2f}–{max(loads):.2f} (it counts this benchmark's own processes).",
+        "",
+        "| engine | import s | fixed s | warm s | big s | per px ns | marginal Mpx/s "
+        "| fixed / big | peak MB (big) | load before |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, r in rows.items():
+        lines.append(
+            f"| {name} | {r['import_s']:.2f} | {r['fixed_s']:.3f} | {r['fixed_warm_s']:.3f} | "
+            f"{r['big_s']:.3f} | {r['ns_per_px']:.2f} | {r['mpx_per_s_marginal']:.0f} | "
+            f"{100 * r['fixed_share_of_big']:.0f} % | {r['peak_mb_big']:.0f} | "
+            f"{r['load_1min_before']:.2f} |"
+        )
+    return lines
+
+
+def profile_markdown(profile: dict) -> list[str]:
+    """Cumulative seconds of the engine's parts in a profiled first and second call."""
+    warm = profile.get("warm") or {"parts_s": {}, "first_call_s_profiled": float("nan")}
+    lines = [
+        "",
+        "### Where the fixed cost goes: cProfile of `tabulate` on the tiny raster "
+        f"({profile['mode']} mode, fresh process, thread pool made synchronous)",
+        "",
+        f"First call {profile['first_s']:.3f} s unprofiled (median of the fixed-cost rows), "
+        f"{profile['first_call_s_profiled']:.3f} s under cProfile; second call in the same "
+        f"process {warm['first_call_s_profiled']:.3f} s under cProfile; import "
+        f"{profile['import_s']:.2f} s. Listings: `{profile['file']}`"
+        + (f", `{warm['file']}`." if warm.get("file") else "."),
+        "",
+        "| part (function) | first call s | second call s |",
+        "|---|---:|---:|",
+    ]
+    lines += [
+        f"| {k} | {v:.4f} | {warm['parts_s'].get(k, float('nan')):.4f} |"
+        for k, v in profile["parts_s"].items()
+    ]
+    return lines
 
 
 def _yes(met: bool) -> str:
@@ -346,12 +781,12 @@ def describe_demo(demo: dict) -> str:
     return f"not timed ({demo['skipped']})."
 
 
-def update_results_md(path: Path, section: str) -> None:
+def update_results_md(path: Path, section: str, begin: str = BEGIN, end: str = END) -> None:
     """Replace the generated section of RESULTS.md, keeping hand-written notes."""
     text = path.read_text(encoding="utf-8") if path.exists() else "# Zonal benchmark\n\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1]
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        tail = rest.split(end, 1)[1]
         text = head + section + tail
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n"
@@ -374,13 +809,25 @@ def print_table(results: dict) -> None:
         print(f"{'MET ' if met else 'MISS'} (best rounds: {best}) {key}")
     print("checks:", results["checks"])
     print("demo run:", describe_demo(results["demo_run"]))
+    if results.get("fixed_costs"):
+        print(f"{'fresh process':<28}{'import':>8}{'fixed':>8}{'warm':>8}{'big':>8}{'ns/px':>8}")
+        for name, r in results["fixed_costs"].items():
+            print(
+                f"{name:<28}{r['import_s']:>8.2f}{r['fixed_s']:>8.3f}{r['fixed_warm_s']:>8.3f}"
+                f"{r['big_s']:>8.3f}{r['ns_per_px']:>8.2f}"
+            )
+    if results.get("profile"):
+        warm = (results["profile"].get("warm") or {}).get("parts_s", {})
+        print(f"  {'profiled part':<60}{'first':>8}{'second':>8}")
+        for key, value in results["profile"]["parts_s"].items():
+            print(f"  {key:<60}{value:>8.4f}{warm.get(key, float('nan')):>8.4f}")
 
 
 def scaling(args: argparse.Namespace) -> None:
     """Time the engine on each scheduler (for docs/scaling.md); writes scaling_<px>.json."""
     from distributed import LocalCluster
 
-    from pipeline import zonal
+    from pipeline.zonal import tabulate
 
     units = make_units(args.pixels, args.units, args.seed)
     path = raster_path(args.pixels, args.seed)
@@ -390,7 +837,7 @@ def scaling(args: argparse.Namespace) -> None:
         seconds = []
         for _ in range(args.rounds):
             started = time.perf_counter()
-            zonal.tabulate(units, {2020: path}, mode="centre", scheduler=scheduler, progress=False)
+            tabulate(units, {2020: path}, mode="centre", scheduler=scheduler, progress=False)
             seconds.append(time.perf_counter() - started)
         return min(seconds)
 
@@ -420,27 +867,77 @@ def scaling(args: argparse.Namespace) -> None:
     out.write_text(json.dumps(report, indent=2), encoding="utf-8")
 
 
+def profile(args: argparse.Namespace) -> dict:
+    """cProfile of the engine's first call on the tiny raster in a fresh process.
+
+    The numba cache is warmed first (untimed), as on a user's second run. The median
+    unprofiled first call comes from the fixed-cost rows when they ran.
+    """
+    mode = "engine_exact" if args.profile == "exact" else "engine"
+    run_command(mode, child_command(mode, args, cold=True, tiny=True))
+    out = args.out / "results" / f"profile_{case_tag(args)}_tiny_{args.profile}.txt"
+    report = run_command(mode, child_command(mode, args, cold=True, tiny=True, profile_out=out))
+    summary = report["profile"]
+    summary |= {"mode": args.profile, "import_s": report["import_s"]}
+    summary["warm"] = report.get("profile_warm")
+    for part in (summary, summary["warm"] or {}):
+        if part and Path(part["file"]).resolve().is_relative_to(REPO):
+            part["file"] = str(Path(part["file"]).resolve().relative_to(REPO))
+    return summary
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pixels", type=int, default=15000, help="raster side length")
     parser.add_argument("--units", type=int, default=90, help="number of polygons")
+    parser.add_argument(
+        "--region", help="real county polygons of this region (carbon-zoning boundaries)"
+    )
+    parser.add_argument(
+        "--pixel-size", type=float, default=30.0, help="metres, with --region (default 30)"
+    )
+    parser.add_argument(
+        "--tiny-pixels", type=int, default=TINY_PIXELS, help="side of the fixed-cost raster"
+    )
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds per engine")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=HERE, help="folder for JSON and RESULTS.md")
     parser.add_argument("--no-demo", action="store_true", help="skip timing carbon-zoning run")
+    parser.add_argument("--no-fixed", action="store_true", help="skip the fixed-cost rows")
+    parser.add_argument(
+        "--profile",
+        nargs="?",
+        const="centre",
+        choices=("centre", "exact"),
+        help="cProfile the engine's first call on the tiny raster (default centre mode)",
+    )
     parser.add_argument("--scaling", action="store_true", help="time each Dask scheduler")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--cold", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--profile-out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.worker == "prepare":
+        big, _tiny = load_case(args), load_case(args, tiny=True)
+        print(json.dumps({"width": big.width, "height": big.height, "units": len(big.units)}))
+        return
     if args.worker:
-        worker(args)
+        (cold_worker if args.cold else worker)(args)
         return
     if args.scaling:
         scaling(args)
         return
-    raster_path(args.pixels, args.seed)
+    # inputs are generated in a child: a child's ru_maxrss starts from its parent's peak
+    # (Linux keeps the pre-exec high-water mark), so the parent must stay small
+    case = run_command("prepare", child_command("prepare", args))
     results: dict = {
+        "case": case_tag(args),
+        "region": args.region,
+        "pixel_size": args.pixel_size if args.region else 30.0,
         "pixels": args.pixels,
-        "units": args.units,
+        "width": case["width"],
+        "height": case["height"],
+        "units": case["units"] if args.region else args.units,
         "rounds": args.rounds,
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{os.cpu_count()} cores, {platform.machine()}, "
@@ -451,16 +948,25 @@ def main(argv: list[str] | None = None) -> None:
     for name in ENGINES:
         print(f"timing {name} ...", file=sys.stderr)
         results["engines"][name] = run_child(name, args.pixels, args)
-    if args.pixels != FLAT_CHECK_PIXELS:
-        raster_path(FLAT_CHECK_PIXELS, args.seed)
+    if not args.region and args.pixels != FLAT_CHECK_PIXELS:
+        run_command("prepare", child_command("prepare", args, pixels=FLAT_CHECK_PIXELS))
         results["flat_check"] = run_child("engine", FLAT_CHECK_PIXELS, args)
     results["checks"] = compare_tables(args)
+    if not args.no_fixed:
+        results["fixed_costs"] = fixed_costs(args)
+    if args.profile:
+        results["profile"] = profile(args)
+        fixed = results.get("fixed_costs", {}).get(
+            "engine_exact" if args.profile == "exact" else "engine"
+        )
+        results["profile"]["first_s"] = fixed["fixed_s"] if fixed else float("nan")
     results["demo_run"] = {"skipped": "--no-demo"} if args.no_demo else time_demo_run()
     results["summary"] = summarise(results)
+    results["load_average_after"] = os.getloadavg()[0]
     (args.out / "results").mkdir(parents=True, exist_ok=True)
-    json_path = args.out / "results" / f"zonal_{args.pixels}px_{args.units}u.json"
-    json_path.write_text(json.dumps(results, indent=2), encoding="utf-8")
-    update_results_md(args.out / "RESULTS.md", markdown(results))
+    json_path = args.out / "results" / f"zonal_{case_tag(args)}.json"
+    json_path.write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
+    update_results_md(args.out / "RESULTS.md", markdown(results), *markers(results))
     print_table(results)
 
 
