@@ -23,7 +23,7 @@ BALANCE_FIELDS = [
     "unit", "year", "area_ha", "population_10k", "gdp_100m_yuan", "energy_tce",
     "emission_respiration_t", "emission_energy_t", "emission_t", "sink_t", "balance_t",
     "emission_intensity_t_per_ha", "sink_intensity_t_per_ha", "eec", "sec", "eec_level",
-    "sec_level", "zone", "compensation_rate", "zone_zh", "zone_en",
+    "sec_level", "zone", "zone_zh", "zone_en", "compensation_rate",
 ]  # fmt: skip
 PLAIN_OGR_TYPES = {"OFTString", "OFTInteger", "OFTInteger64", "OFTReal"}
 
