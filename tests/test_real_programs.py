@@ -34,6 +34,8 @@ import numpy as np
 import pytest
 from matplotlib import image
 
+from pipeline.outputs.labels import INDICATORS
+
 REPO = Path(__file__).resolve().parents[1]
 PROGRAMS = REPO / "tests" / "programs"
 SYSTEM_PYTHON = Path("/usr/bin/python3")
@@ -346,7 +348,7 @@ def test_chromium_screenshots_the_report(report_layout: dict) -> None:
     assert report_layout["screenshot"] and Path(report_layout["screenshot"]).is_file()
     count = len(report_layout["images"])
     assert report_layout["images_decoded"] == f"{count}/{count}"
-    assert len(_maps(report_layout)) == 1 + 7 * len(YEARS)
+    assert len(_maps(report_layout)) == 1 + len(INDICATORS) * len(YEARS)
     assert report_layout["page"]["width"] == REPORT_WIDTH, "the page scrolls sideways"
     assert [t["index"] for t in report_layout["tables"] if t["overflow"]] == []
     pixels = _pixels(report_layout["screenshot"])
