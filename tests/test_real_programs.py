@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import demo_study_file
 from matplotlib import image
 
 from pipeline.outputs.labels import INDICATORS
@@ -59,29 +60,7 @@ def _run(command: list[str], **kwargs: object) -> subprocess.CompletedProcess[st
 def outputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``carbon-zoning run`` of the bundled study (from its area table) into a temporary folder."""
     root = tmp_path_factory.mktemp("real_programs")
-    raw = REPO / "data" / "raw"
-    study = root / "study.toml"
-    study.write_text(
-        f"""\
-[study]
-name = "贵阳市碳平衡分区"
-output_dir = "{root.as_posix()}"
-reference = "{(raw / "reference" / "paper_table2.csv").as_posix()}"
-reference_zoning = "{(raw / "reference" / "paper_table3.csv").as_posix()}"
-
-[boundaries]
-path = "{(raw / "guiyang_counties.gpkg").as_posix()}"
-layer = "counties"
-unit_field = "unit"
-
-[landuse]
-areas = "{(raw / "demo_landuse_targets.csv").as_posix()}"
-
-[statistics]
-path = "{(raw / "statistics.csv").as_posix()}"
-""",
-        encoding="utf-8",
-    )
+    study = demo_study_file(root)  # the bundled study from its area table
     script = Path(sys.executable).with_name("carbon-zoning")
     cli = [str(script)] if script.is_file() else [sys.executable, "-m", "pipeline"]
     done = _run([*cli, "run", str(study)], cwd=root, timeout=300)
