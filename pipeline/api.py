@@ -13,6 +13,7 @@ configures logging.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -27,7 +28,7 @@ from pipeline.errors import InputError, PipelineError
 from pipeline.inputs import boundaries, checks, landuse, statistics
 from pipeline.inputs.reference import read_notes, read_reference
 from pipeline.model import balance as balance_model
-from pipeline.model import reproduction, zoning
+from pipeline.model import reproduction, uncertainty, zoning
 from pipeline.outputs.tables import MapTables, counting_text
 from pipeline.runtime.lock import RunLock
 from pipeline.study import Study, load_study
@@ -92,6 +93,9 @@ class Results:
         The reporting units' polygons (``unit, geometry``), or ``None`` for an area table.
     reproduction_markdown
         The comparison with the study's reference table, when it names one.
+    uncertainty
+        With ``[uncertainty]``: per unit and year the share of coefficient draws in each
+        zone, the modal zone and the 90 % intervals of E, A, B, EEC and SEC; else ``None``.
     notes
         What the run noted about its inputs (how files were read, cache reuse).
     """
@@ -105,6 +109,7 @@ class Results:
     notes: tuple[str, ...]
     inputs: Inputs = field(repr=False)
     timer: Timer = field(default_factory=Timer, repr=False)
+    uncertainty: pd.DataFrame | None = None
 
 
 # --------------------------------------------------------------------------- the API
@@ -130,7 +135,12 @@ def run_study(study: str | Path | Study, *, force: bool = False) -> Results:
         study = study if isinstance(study, Study) else load_study(study)
     inputs = load_inputs(study, timer, force=force)
     with timer.stage("model"):
-        return compute(study, inputs, timer)
+        results = compute(study, inputs, timer)
+    if study.uncertainty is None:
+        return results
+    with timer.stage("uncertainty"):
+        table = zone_uncertainty(study, inputs, results.zoning)
+    return dataclasses.replace(results, uncertainty=table)
 
 
 def write_outputs(results: Results) -> list[Path]:
@@ -172,6 +182,7 @@ def map_tables(results: Results) -> MapTables:
         results.units,
         results.reproduction_markdown,
         counting=None if counting is None else counting.to_json(),
+        uncertainty=results.uncertainty,
     )
 
 
@@ -409,6 +420,32 @@ def compute(study: Study, inputs: Inputs, timer: Timer | None = None) -> Results
         notes=inputs.notes,
         inputs=inputs,
         timer=timer or Timer(),
+    )
+
+
+def zone_uncertainty(study: Study, inputs: Inputs, zones: pd.DataFrame) -> pd.DataFrame:
+    """The ``[uncertainty]`` draws propagated through the model and the zoning
+    (:func:`pipeline.model.uncertainty.zone_uncertainty`)."""
+    settings, coefficients = study.uncertainty, study.coefficients
+    assert settings is not None
+    base = uncertainty.CoefficientSet(
+        respiration_t_per_10k_people=coefficients.respiration_t_per_10k_people,
+        energy_t_co2_per_tce=coefficients.energy_t_co2_per_tce,
+        sinks={**coefficients.sink_t_per_ha,
+               **{str(c): v for c, v in coefficients.sink_t_per_ha_by_code.items()}},
+    )  # fmt: skip
+    return uncertainty.zone_uncertainty(
+        inputs.statistics,
+        inputs.landuse_areas,
+        base=base,
+        sink_t_per_ha_by_code=coefficients.sink_t_per_ha_by_code,
+        distributions=settings.distributions,
+        draws=settings.draws,
+        seed=settings.seed,
+        eec_definition=study.zoning.eec_definition,
+        basis=study.zoning.basis,
+        rule=zoning_rule(study),
+        zones=zones,
     )
 
 

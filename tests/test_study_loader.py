@@ -305,3 +305,81 @@ def test_coefficient_table_lists_every_bad_row(toy_study: MakeStudy) -> None:
     assert "[coefficients.csv row 5] column 'source' is empty for key '9'" in message
     assert "[coefficients.csv row 6] key 'forest' repeats row 2" in message
     assert "'cropland' is given both in [coefficients] table and in sink_t_per_ha" in message
+
+
+def test_without_uncertainty_there_is_none(toy_study: MakeStudy) -> None:
+    assert load_study(toy_study()).uncertainty is None
+
+
+def test_uncertainty_is_read(toy_study: MakeStudy) -> None:
+    extra = (
+        "[coefficients]\nsink_t_per_ha = { 21 = 4.0 }\n"
+        "[uncertainty]\nforest = [3.0, 4.1]\nrespiration = { mean = 3285, sd = 200 }\n"
+        '"21" = [3.5, 4.5]\ndraws = 500\nseed = 9\n'
+    )
+    settings = load_study(toy_study(_with(extra))).uncertainty
+    assert settings is not None and (settings.draws, settings.seed) == (500, 9)
+    assert settings.distributions == {
+        "forest": ("uniform", 3.0, 4.1),
+        "respiration": ("normal", 3285.0, 200.0),
+        "21": ("uniform", 3.5, 4.5),
+    }
+
+
+def test_uncertainty_defaults(toy_study: MakeStudy) -> None:
+    settings = load_study(
+        toy_study(_with("[uncertainty]\nenergy_factor = [2.5, 2.8]\n"))
+    ).uncertainty
+    assert settings is not None and (settings.draws, settings.seed) == (1000, 0)
+
+
+def test_every_uncertainty_problem_at_once(toy_study: MakeStudy) -> None:
+    extra = (
+        "[uncertainty]\nforest = { mean = 3.55, sd = -0.4 }\nwater = [3.0, 2.0]\n"
+        "wood = [1, 2]\ncropland = [1]\ngrassland = 'wide'\nunused = { mean = 1 }\n"
+        "built_up = [-1, 1]\ndraws = 5\nseed = -1\n"
+    )
+    with pytest.raises(StudyError) as caught:
+        load_study(toy_study(_with(extra)))
+    message = str(caught.value)
+    for expected in (
+        "[uncertainty.forest] sd must be >= 0, got sd = -0.4",
+        "[uncertainty.water] low > high in [low, high]: [3.0, 2.0]",
+        "[uncertainty.wood] unknown coefficient 'wood' (valid: respiration, energy_factor, "
+        "cropland, forest",
+        "[uncertainty.cropland] an interval must be two finite numbers [low, high], got [1]",
+        "[uncertainty.grassland] must be [low, high] (uniform) or { mean = , sd = } (normal), "
+        "got 'wide'",
+        "[uncertainty.unused] a normal distribution is { mean = , sd = }, got {'mean': 1}",
+        "[uncertainty.built_up] a coefficient cannot be negative: low = -1",
+        "[uncertainty.draws] must be at least 10",
+        "got 5",
+        "[uncertainty.seed] must be a whole number >= 0, got -1",
+    ):
+        assert expected in message, expected
+
+
+def test_absurd_draws_name_the_cap(toy_study: MakeStudy, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(
+        StudyError,
+        match=r"\[uncertainty\.draws\] must be at most 10000 .*got "
+        r"1000000; set the environment variable CARBON_ZONING_MAX_DRAWS",
+    ):
+        load_study(toy_study(_with("[uncertainty]\nforest = [3, 4]\ndraws = 1000000\n")))
+    monkeypatch.setenv("CARBON_ZONING_MAX_DRAWS", "2000000")
+    settings = load_study(toy_study(_with("[uncertainty]\nforest = [3, 4]\ndraws = 1000000\n")))
+    assert settings.uncertainty is not None and settings.uncertainty.draws == 1_000_000
+
+
+def test_uncertainty_without_a_distribution(toy_study: MakeStudy) -> None:
+    with pytest.raises(StudyError, match=r"\[uncertainty\] gives no coefficient distribution"):
+        load_study(toy_study(_with("[uncertainty]\ndraws = 100\n")))
+
+
+def test_a_code_needs_its_own_coefficient(toy_study: MakeStudy) -> None:
+    with pytest.raises(
+        StudyError,
+        match=r"\[uncertainty\.21\] unknown coefficient '21'.*a scheme "
+        r"code is valid once \[coefficients\] gives it its own sink coefficient",
+    ):
+        load_study(toy_study(_with('[uncertainty]\n"21" = [3, 4]\n')))

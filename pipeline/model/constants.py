@@ -84,3 +84,13 @@ ZONING_BASES: tuple[str, ...] = ("mean", "year")
 
 SQUARE_M_PER_HA = 10_000.0  # 1 ha = 10⁴ m²
 T_PER_10K_T = 1e-4  # t × 1e-4 = 10⁴ t (万吨), the unit of the paper's tables
+
+# [uncertainty]: the names of the non-sink coefficients a distribution may be given for (the
+# sink coefficients go by their land class or scheme code, as in [coefficients] sink_t_per_ha).
+RESPIRATION_KEY = "respiration"  # t CO₂ per 10⁴ people
+ENERGY_FACTOR_KEY = "energy_factor"  # t CO₂ per tce
+DEFAULT_UNCERTAINTY_DRAWS = 1000
+MIN_UNCERTAINTY_DRAWS = 10  # fewer draws make the 5 % and 95 % points meaningless
+MAX_UNCERTAINTY_DRAWS = 10_000  # memory: draws × unit-years × 8 bytes per drawn quantity
+DEFAULT_UNCERTAINTY_SEED = 0
+UNCERTAINTY_QUANTILES: tuple[float, float] = (0.05, 0.95)  # the 90 % interval

@@ -45,6 +45,7 @@ class MapTables:
     units: gpd.GeoDataFrame | None
     reproduction_markdown: str | None = None
     counting: Mapping[str, Any] | None = None  # run.json's "zonal": mode and grid per year
+    uncertainty: pd.DataFrame | None = None  # zone_uncertainty ([uncertainty] only)
 
 
 def counting_text(counting: Mapping[str, Any]) -> str:

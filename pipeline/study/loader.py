@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import dataclasses
 import io
 import itertools
 import math
@@ -23,10 +24,16 @@ from pipeline.errors import StudyError, limit, limit_hint
 from pipeline.model.constants import (
     BUILTIN_SCHEMES,
     DEFAULT_SINK_T_PER_HA,
+    DEFAULT_UNCERTAINTY_DRAWS,
+    DEFAULT_UNCERTAINTY_SEED,
     DEFAULT_ZONE_MATRIX,
     EEC_DEFINITIONS,
+    ENERGY_FACTOR_KEY,
     LAND_CLASSES,
     LEVELS,
+    MAX_UNCERTAINTY_DRAWS,
+    MIN_UNCERTAINTY_DRAWS,
+    RESPIRATION_KEY,
     ZONES,
     ZONING_BASES,
 )
@@ -42,6 +49,7 @@ from pipeline.study.settings import (
     MapSettings,
     OutputSettings,
     Study,
+    UncertaintySettings,
     ZoningSettings,
     scheduler_problem,
 )
@@ -79,7 +87,10 @@ SECTION_KEYS: dict[str, set[str]] = {
     },
     "output": {"xlsx", "xlsx_chinese_headers", "xlsx_header_language", "maps"},
     "compute": {"scheduler"},
+    # besides these, one key per coefficient name (checked by _uncertainty)
+    "uncertainty": {"draws", "seed"},
 }
+OPEN_SECTIONS = {"uncertainty"}  # sections whose other keys are names their reader checks
 REQUIRED_SECTIONS = ("study", "landuse", "statistics")
 MAX_STUDY_BYTES = 1 << 20
 """Caps on a study file (each can be raised through the environment variable named in its
@@ -274,7 +285,7 @@ def _check_keys(reader: _Reader) -> None:
         if not isinstance(value, Mapping):
             continue
         for key in value:
-            if key not in SECTION_KEYS[section]:
+            if section not in OPEN_SECTIONS and key not in SECTION_KEYS[section]:
                 known = ", ".join(sorted(SECTION_KEYS[section]))
                 reader.problem(f"{section}.{key}", f"unknown key (known keys: {known})")
     for section in REQUIRED_SECTIONS:
@@ -314,7 +325,7 @@ def _build_study(reader: _Reader, study_path: Path) -> Study | None:
         output=_output(reader),
         compute=ComputeSettings(scheduler=_scheduler(reader)),
     )
-    return study
+    return dataclasses.replace(study, uncertainty=_uncertainty(reader, study.coefficients))
 
 
 def _boundaries(reader: _Reader) -> BoundarySettings | None:
@@ -558,6 +569,116 @@ def _check_non_negative(reader: _Reader, key: str, value: float) -> bool:
         reader.problem(key, f"must be a finite number >= 0, got {value!r}")
         return False
     return True
+
+
+UNCERTAINTY_MAX_DRAWS_VARIABLE = "CARBON_ZONING_MAX_DRAWS"
+
+
+def _uncertainty(reader: _Reader, coefficients: Coefficients) -> UncertaintySettings | None:
+    """``[uncertainty]``: ``draws``, ``seed`` and a distribution per coefficient name."""
+    if "uncertainty" not in reader.data:
+        return None
+    section = reader.section("uncertainty")
+    valid = [RESPIRATION_KEY, ENERGY_FACTOR_KEY, *coefficients.sink_t_per_ha,
+             *map(str, coefficients.sink_t_per_ha_by_code)]  # fmt: skip
+    distributions: dict[str, tuple[str, float, float]] = {}
+    problems_before = len(reader.problems)
+    for name, value in section.items():
+        if name in SECTION_KEYS["uncertainty"]:
+            continue
+        key = f"uncertainty.{name}"
+        if name not in valid:
+            codes = "" if coefficients.sink_t_per_ha_by_code else (
+                "; a scheme code is valid once [coefficients] gives it its own sink coefficient"
+            )  # fmt: skip
+            reader.problem(
+                key,
+                f"unknown coefficient {name!r} (valid: {', '.join(valid)}, draws, seed{codes})",
+            )
+            continue
+        distribution = _distribution(reader, key, value)
+        if distribution is not None:
+            distributions[name] = distribution
+    if not distributions and len(reader.problems) == problems_before:
+        reader.problem(
+            "uncertainty",
+            f"gives no coefficient distribution (e.g. forest = [3.0, 4.1] or "
+            f"forest = {{ mean = 3.55, sd = 0.4 }}; names: {', '.join(valid)})",
+        )
+    return UncertaintySettings(
+        distributions=distributions, draws=_draws(reader), seed=_seed(reader)
+    )
+
+
+def _distribution(reader: _Reader, key: str, value: object) -> tuple[str, float, float] | None:
+    """``[low, high]`` (uniform) or ``{ mean = , sd = }`` (normal, truncated at 0)."""
+    if isinstance(value, list):
+        numbers = [_finite(v) for v in value]
+        if len(value) != 2 or None in numbers:
+            reader.problem(
+                key, f"an interval must be two finite numbers [low, high], got {value!r}"
+            )
+            return None
+        low, high = numbers
+        if low > high:  # type: ignore[operator]
+            reader.problem(key, f"low > high in [low, high]: {value!r}")
+        elif low < 0:  # type: ignore[operator]
+            reader.problem(key, f"a coefficient cannot be negative: low = {low:g} in {value!r}")
+        else:
+            return ("uniform", low, high)  # type: ignore[return-value]
+        return None
+    if isinstance(value, Mapping):
+        if set(value) != {"mean", "sd"}:
+            reader.problem(key, f"a normal distribution is {{ mean = , sd = }}, got {value!r}")
+            return None
+        mean, sd = _finite(value["mean"]), _finite(value["sd"])
+        if mean is None or sd is None:
+            reader.problem(key, f"mean and sd must be finite numbers, got {value!r}")
+        elif sd < 0:
+            reader.problem(key, f"sd must be >= 0, got sd = {sd:g}")
+        elif mean < 0:
+            reader.problem(key, f"a coefficient cannot be negative: mean = {mean:g}")
+        else:
+            return ("normal", mean, sd)
+        return None
+    reader.problem(
+        key, f"must be [low, high] (uniform) or {{ mean = , sd = }} (normal), got {value!r}"
+    )
+    return None
+
+
+def _finite(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _draws(reader: _Reader) -> int:
+    draws = reader.get("uncertainty", "draws", int, DEFAULT_UNCERTAINTY_DRAWS)
+    cap = limit(UNCERTAINTY_MAX_DRAWS_VARIABLE, MAX_UNCERTAINTY_DRAWS)
+    if draws < MIN_UNCERTAINTY_DRAWS:
+        reader.problem(
+            "uncertainty.draws",
+            f"must be at least {MIN_UNCERTAINTY_DRAWS} (too few for 5 % and 95 % points), "
+            f"got {draws!r}",
+        )
+        return DEFAULT_UNCERTAINTY_DRAWS
+    if draws > cap:
+        reader.problem(
+            "uncertainty.draws",
+            f"must be at most {cap} (memory: draws × unit-years × 8 bytes per quantity), got "
+            f"{draws!r}; {limit_hint(UNCERTAINTY_MAX_DRAWS_VARIABLE)}",
+        )
+        return DEFAULT_UNCERTAINTY_DRAWS
+    return draws
+
+
+def _seed(reader: _Reader) -> int:
+    seed = reader.get("uncertainty", "seed", int, DEFAULT_UNCERTAINTY_SEED)
+    if seed < 0:
+        reader.problem("uncertainty.seed", f"must be a whole number >= 0, got {seed!r}")
+        return DEFAULT_UNCERTAINTY_SEED
+    return seed
 
 
 def _zoning(reader: _Reader) -> ZoningSettings:

@@ -16,6 +16,8 @@ from pipeline.model.constants import (
     DEFAULT_SEC_BREAKS,
     DEFAULT_SINK_SOURCE,
     DEFAULT_SINK_T_PER_HA,
+    DEFAULT_UNCERTAINTY_DRAWS,
+    DEFAULT_UNCERTAINTY_SEED,
     DEFAULT_ZONE_MATRIX,
 )
 
@@ -106,6 +108,19 @@ class ZoningSettings:
 
 
 @dataclass(frozen=True)
+class UncertaintySettings:
+    """``[uncertainty]``: a distribution per coefficient name, how many draws, the seed.
+
+    ``distributions`` maps ``respiration``, ``energy_factor``, a land class or a code with its
+    own sink coefficient to ``("uniform", low, high)`` or ``("normal", mean, sd)``.
+    """
+
+    distributions: Mapping[str, tuple[str, float, float]] = field(default_factory=dict)
+    draws: int = DEFAULT_UNCERTAINTY_DRAWS
+    seed: int = DEFAULT_UNCERTAINTY_SEED
+
+
+@dataclass(frozen=True)
 class MapSettings:
     """Map rendering options."""
 
@@ -157,6 +172,7 @@ class Study:
     maps: MapSettings = field(default_factory=MapSettings)
     output: OutputSettings = field(default_factory=OutputSettings)
     compute: ComputeSettings = field(default_factory=ComputeSettings)
+    uncertainty: UncertaintySettings | None = None  # None: no [uncertainty], no draws
     statistics_sheet: str | None = None  # Excel sheet of the statistics; None: the first
     statistics_decimal: str | None = None  # the statistics' decimal mark, "." or ",", if declared
 
