@@ -47,7 +47,7 @@ class InputError(PipelineError, ValueError):
     def _format(self) -> str:
         if len(self.problems) == 1:
             return f"{self.source}: {self.problems[0]}"
-        shown = limit("CARBON_ZONING_MAX_PROBLEMS_SHOWN", MAX_PROBLEMS_SHOWN)
+        shown = problems_shown()
         lines = [f"{self.source}: {len(self.problems)} problems"]
         lines += [f"  - {problem}" for problem in self.problems[:shown]]
         if len(self.problems) > shown:
@@ -82,6 +82,11 @@ def limit(variable: str, default: int) -> int:
     if not re.fullmatch(r"[0-9]{1,18}", text) or int(text) == 0:
         return default
     return int(text)
+
+
+def problems_shown() -> int:
+    """How many problems a message lists (``CARBON_ZONING_MAX_PROBLEMS_SHOWN`` raises it)."""
+    return limit("CARBON_ZONING_MAX_PROBLEMS_SHOWN", MAX_PROBLEMS_SHOWN)
 
 
 def limit_hint(variable: str) -> str:

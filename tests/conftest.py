@@ -303,6 +303,35 @@ def write_vector(root: Path, spec: dict[str, Any]) -> None:
         path.with_suffix(".cpg").unlink(missing_ok=True)
 
 
+_WORKBOOKS: dict[tuple[str, int], bytes] = {}
+
+
+def write_workbook(root: Path, spec: dict[str, Any]) -> None:
+    """The toy statistics as an .xlsx workbook, optionally padded into a zip bomb.
+
+    Keys: ``path``; ``padding_mb``: a member of that many MiB of spaces added to the zip
+    (deflated to about 1 KB per MiB), which the zip directory declares at its full size.
+    Built once per process and copied (a 330 MiB bomb takes a second to deflate).
+    """
+    import io
+    import zipfile
+
+    key = (spec["path"], int(spec.get("padding_mb", 0)))
+    if key not in _WORKBOOKS:
+        buffer = io.BytesIO()
+        TOY_STATISTICS.to_excel(buffer, index=False, engine="openpyxl")
+        if key[1]:
+            with (
+                zipfile.ZipFile(buffer, "a", compression=zipfile.ZIP_DEFLATED) as archive,
+                archive.open("xl/padding.xml", "w", force_zip64=True) as member,
+            ):
+                for _ in range(key[1]):
+                    member.write(b" " * 2**20)
+        _WORKBOOKS[key] = buffer.getvalue()
+    (root / spec["path"]).parent.mkdir(parents=True, exist_ok=True)
+    (root / spec["path"]).write_bytes(_WORKBOOKS[key])
+
+
 def build_case(name: str, tmp_path: Path) -> tuple[Path, dict[str, Any]]:
     """Copy a case to ``tmp_path``, generate its inputs and sentinels; return the study."""
     root = tmp_path / name
@@ -317,6 +346,8 @@ def build_case(name: str, tmp_path: Path) -> tuple[Path, dict[str, Any]]:
         study.write_text(text + spec.get("append", ""), encoding="utf-8")
     if not (root / "statistics.csv").exists() and spec.get("statistics", True):
         TOY_STATISTICS.to_csv(root / "statistics.csv", index=False)
+    for workbook in spec.get("xlsx", []):
+        write_workbook(root, workbook)
     if spec.get("template", "rasters") == "rasters" or "raster" in spec:
         for raster in spec.get("raster", DEFAULT_RASTERS):
             write_raster(root, raster)

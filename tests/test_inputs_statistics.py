@@ -154,3 +154,121 @@ def test_units_only_in_boundaries_are_errors() -> None:
             source="stats.csv",
             units_source="b.gpkg",
         )
+
+
+def test_a_million_unknown_units_give_a_short_message_quickly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The message lists the first problems and counts the rest; near-miss suggestions are
+    looked for only for the listed ones (never a search of every name against every other)."""
+    import difflib
+    import time
+
+    searches = []
+    close_matches = difflib.get_close_matches
+
+    def counted(*args: object, **kwargs: object) -> list[str]:
+        searches.append(args[0])
+        return close_matches(*args, **kwargs)
+
+    monkeypatch.setattr(difflib, "get_close_matches", counted)
+    n_units = 200_000
+    names = [f"乌{i}" for i in range(n_units - 1)] + ["县0市"]
+    frame = pd.DataFrame({"unit": names, "year": 2015})
+    study_units = [f"县{i}" for i in range(2_900)] + ["乌17"]
+    started = time.perf_counter()
+    with pytest.raises(InputError) as caught:
+        check_coverage(frame, study_units, [2015], source="s.csv", units_source="b.gpkg")
+    elapsed_s = time.perf_counter() - started
+    message = str(caught.value)
+    assert message.startswith(f"s.csv: {2_900 + n_units - 1} problems")  # 乌17 matched
+    assert message.count("\n") == 51  # the count line, 50 problems, "and K more"
+    assert message.endswith(
+        f"and {2_900 + n_units - 1 - 50} more (the first 50 are listed; set "
+        "CARBON_ZONING_MAX_PROBLEMS_SHOWN to list more)"
+    )
+    assert "unit '县0' (did you mean '县0市'?) of b.gpkg has no rows" in message
+    assert "unit '县1' of b.gpkg has no rows" in message
+    assert len(searches) == 50
+    assert elapsed_s < 30  # about 1 s on an idle core; linear in the table's size
+
+
+def test_near_misses_are_found_in_a_large_table_by_first_character() -> None:
+    from pipeline.inputs.names import LARGE_POOL, NameMatcher
+
+    pool = [f"乌{i}" for i in range(LARGE_POOL + 1)] + ["清镇市"]
+    assert NameMatcher(pool).describe("清镇") == "'清镇' (did you mean '清镇市'?)"
+    assert NameMatcher(pool).describe("息烽") == "'息烽'"
+
+
+def _workbook(path: Path, rows: int = 4) -> Path:
+    frame = pd.DataFrame(STATS).iloc[[i % 4 for i in range(rows)]]
+    frame.to_excel(path, index=False, engine="openpyxl")
+    return path
+
+
+def test_a_workbook_above_the_size_cap_is_refused_before_it_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import zipfile
+
+    path = _workbook(tmp_path / "s.xlsx")
+    with zipfile.ZipFile(path) as archive:
+        expanded = sum(member.file_size for member in archive.infolist())
+    monkeypatch.setenv("CARBON_ZONING_MAX_STATISTICS_BYTES", str(expanded - 1))
+    with pytest.raises(InputError) as caught:
+        load_statistics(path)
+    assert str(caught.value) == (
+        f"{path}: workbook expands to {expanded} bytes of XML ({path.stat().st_size} bytes on "
+        f"disk), above the limit of {expanded - 1} bytes for a statistics table (a damaged "
+        "file, a zip bomb or a whole database export?); save the statistics sheet alone as "
+        ".xlsx or CSV, or set the environment variable CARBON_ZONING_MAX_STATISTICS_BYTES to "
+        "raise this limit"
+    )
+    monkeypatch.setenv("CARBON_ZONING_MAX_STATISTICS_BYTES", str(expanded))
+    assert len(load_statistics(path)) == 4
+
+
+@pytest.mark.parametrize("suffix", [".xlsx", ".csv"])
+def test_a_table_above_the_row_cap_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str
+) -> None:
+    path = tmp_path / f"s{suffix}"
+    if suffix == ".xlsx":
+        _workbook(path, rows=8)
+    else:
+        pd.DataFrame(STATS).iloc[[i % 4 for i in range(8)]].to_csv(path, index=False)
+    monkeypatch.setenv("CARBON_ZONING_MAX_STATISTICS_ROWS", "7")
+    with pytest.raises(InputError, match=r"more than 7 rows, above the limit") as caught:
+        load_statistics(path)
+    assert "CARBON_ZONING_MAX_STATISTICS_ROWS" in str(caught.value)
+    monkeypatch.setenv("CARBON_ZONING_MAX_STATISTICS_ROWS", "8")
+    with pytest.raises(InputError, match="duplicate"):  # read whole: 8 rows are allowed
+        load_statistics(path)
+
+
+def test_a_csv_above_the_size_cap_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "s.csv"
+    pd.DataFrame(STATS).to_csv(path, index=False)
+    monkeypatch.setenv("CARBON_ZONING_MAX_STATISTICS_BYTES", "10")
+    with pytest.raises(InputError, match=rf"CSV of {path.stat().st_size} bytes, above the limit"):
+        load_statistics(path)
+
+
+def test_a_workbook_whose_zip_lies_about_its_size_is_an_input_error(tmp_path: Path) -> None:
+    """The zip directory declares less than the member holds: the read stops at the declared
+    size and fails its CRC, which is a damaged workbook, never an internal error."""
+    import zipfile
+
+    path = _workbook(tmp_path / "s.xlsx")
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        member = archive.getinfo("xl/worksheets/sheet1.xml")
+    declared = member.file_size.to_bytes(4, "little")
+    smaller = (member.file_size // 2).to_bytes(4, "little")
+    assert data.count(declared) == 2  # the local header and the central directory
+    path.write_bytes(bytes(data).replace(declared, smaller))
+    with pytest.raises(InputError, match="cannot be read as an Excel workbook"):
+        load_statistics(path)

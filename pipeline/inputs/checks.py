@@ -12,11 +12,11 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
-from pipeline.errors import InputError, PipelineWarning
+from pipeline.errors import InputError, PipelineWarning, problems_shown
 from pipeline.inputs import rasters as raster_files
 from pipeline.inputs import statistics
 from pipeline.inputs.boundaries import SHAPEFILE_SIDECARS
-from pipeline.inputs.names import describe_unmatched
+from pipeline.inputs.names import unmatched_problems
 from pipeline.runtime.files import sha256
 from pipeline.study.settings import Study
 
@@ -146,13 +146,19 @@ def check_area_table_units(
     if units is None or study.landuse.areas is None:
         return
     boundary_units, table_units = set(units["unit"]), set(areas["unit"])
-    problems = [
-        f"unit {describe_unmatched(u, boundary_units)} is not in the boundaries"
-        for u in sorted(table_units - boundary_units)
-    ] + [
-        f"unit {describe_unmatched(u, table_units)} of the boundaries has no rows"
-        for u in sorted(boundary_units - table_units)
-    ]
+    suggest = problems_shown()
+    problems = unmatched_problems(
+        sorted(table_units - boundary_units),
+        boundary_units,
+        "unit {name} is not in the boundaries",
+        suggest,
+    )
+    problems += unmatched_problems(
+        sorted(boundary_units - table_units),
+        table_units,
+        "unit {name} of the boundaries has no rows",
+        max(0, suggest - len(problems)),
+    )
     if problems:
         raise InputError(study.landuse.areas, problems)
 

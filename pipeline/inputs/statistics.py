@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.errors import InputError
+from pipeline.errors import InputError, limit, limit_hint, problems_shown
 from pipeline.inputs.encodings import ENCODING_NAMES, read_chinese_text
-from pipeline.inputs.names import describe_unmatched, normalise_name
+from pipeline.inputs.names import normalise_name, unmatched_problems
 
 REQUIRED_COLUMNS = ("unit", "year", "population_10k", "gdp_100m_yuan")
 ENERGY_TOTAL = "energy_tce"
@@ -45,6 +45,16 @@ DECIMAL_MARKS = (".", ",")
 MAX_VALUE = 1e15
 """Larger statistics are refused: no county or country comes near (China's energy use is about
 5·10⁹ tce), and products of such values would overflow to infinity in the model."""
+MAX_STATISTICS_BYTES = 100 * 2**20
+"""Cap on a statistics table's size: a CSV's bytes, an .xlsx workbook's uncompressed size (the
+sum of its zip members as the zip directory declares them, checked before openpyxl opens it).
+A national table (2,900 counties × 20 years) is a few MB; a 0.9 MB workbook expanding to
+330 MB of XML is a zip bomb or a database dump. ``CARBON_ZONING_MAX_STATISTICS_BYTES`` raises
+it."""
+MAX_STATISTICS_ROWS = 1_000_000
+"""Cap on the rows of a statistics table (CSV or sheet), counted while the rows are read, so
+a sheet declaring millions of rows stops at the cap. ``CARBON_ZONING_MAX_STATISTICS_ROWS``
+raises it."""
 # Thousands groups of three: 1,234,567.5 (decimal point) or 1.234.567,5 (decimal comma)
 _GROUPED_BY_COMMA = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
 _GROUPED_BY_POINT = re.compile(r"[+-]?\d{1,3}(\.\d{3})+(,\d*)?")
@@ -124,11 +134,13 @@ def read_statistics(path: Path, *, sheet: str | None = None) -> RawTable:
 
 
 def _csv_rows(path: Path) -> tuple[list[list[str]], str, str, str]:
+    _check_csv_size(path)
     text, encoding = read_chinese_text(path)
     first_line = text.split("\n", 1)[0]
     delimiter = _delimiter(first_line)
     try:
-        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        rows = _capped_rows(reader, str(path))
     except csv.Error as error:
         raise InputError(path, f"cannot parse CSV: {error}") from None
     return rows, f"CSV, encoding {ENCODING_NAMES[encoding]}", str(path), delimiter
@@ -145,6 +157,7 @@ def _delimiter(header_line: str) -> str:
 def _excel_rows(path: Path, sheet: str | None) -> tuple[list[list[str]], str, str]:
     import openpyxl
 
+    _check_workbook_size(path)
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as error:  # openpyxl raises zip, XML and key errors
@@ -155,11 +168,67 @@ def _excel_rows(path: Path, sheet: str | None) -> tuple[list[list[str]], str, st
             raise InputError(path, f"[statistics] sheet {sheet!r} not found; sheets: {listed}")
         worksheet = workbook[sheet] if sheet is not None else workbook.worksheets[0]
         worksheet.reset_dimensions()  # some writers store a wrong used range (e.g. "A1")
-        rows = [[_cell_text(v) for v in row] for row in worksheet.iter_rows(values_only=True)]
         title = worksheet.title
+        rows = _capped_rows(
+            ([_cell_text(v) for v in row] for row in worksheet.iter_rows(values_only=True)),
+            f"{path} (sheet {title!r})",
+        )
+    except InputError:
+        raise
+    except Exception as error:  # a damaged sheet: zip (CRC), XML or openpyxl errors
+        raise InputError(path, f"cannot be read as an Excel workbook ({error})") from None
     finally:
         workbook.close()
     return rows, f"Excel, sheet {title!r}", f"{path} (sheet {title!r})"
+
+
+def _check_workbook_size(path: Path) -> None:
+    """Refuse a workbook whose zip members expand beyond the cap, before anything expands."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            expanded = sum(member.file_size for member in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as error:
+        raise InputError(path, f"cannot be read as an Excel workbook ({error})") from None
+    cap = limit("CARBON_ZONING_MAX_STATISTICS_BYTES", MAX_STATISTICS_BYTES)
+    if expanded > cap:
+        raise InputError(
+            path,
+            f"workbook expands to {expanded} bytes of XML ({path.stat().st_size} bytes on "
+            f"disk), above the limit of {cap} bytes for a statistics table (a damaged file, "
+            "a zip bomb or a whole database export?); save the statistics sheet alone as .xlsx "
+            f"or CSV, or {limit_hint('CARBON_ZONING_MAX_STATISTICS_BYTES')}",
+        )
+
+
+def _check_csv_size(path: Path) -> None:
+    """Refuse a CSV above the size cap before reading it."""
+    size = path.stat().st_size
+    cap = limit("CARBON_ZONING_MAX_STATISTICS_BYTES", MAX_STATISTICS_BYTES)
+    if size > cap:
+        raise InputError(
+            path,
+            f"CSV of {size} bytes, above the limit of {cap} bytes for a statistics table; "
+            f"remove the rows that are not statistics, or "
+            f"{limit_hint('CARBON_ZONING_MAX_STATISTICS_BYTES')}",
+        )
+
+
+def _capped_rows(rows: Iterable[list[str]], source: str) -> list[list[str]]:
+    """The rows, refused once there are more than the cap (reading stops there)."""
+    cap = limit("CARBON_ZONING_MAX_STATISTICS_ROWS", MAX_STATISTICS_ROWS)
+    kept: list[list[str]] = []
+    for row in rows:
+        if len(kept) > cap:  # the header and the cap's data rows are kept
+            raise InputError(
+                source,
+                f"more than {cap} rows, above the limit for a statistics table (one row per "
+                "unit and year: China's 2,900 counties over 300 years fit); remove the rows "
+                f"that are not statistics, or {limit_hint('CARBON_ZONING_MAX_STATISTICS_ROWS')}",
+            )
+        kept.append(row)
+    return kept
 
 
 def _cell_text(value: object) -> str:
@@ -419,22 +488,26 @@ def check_coverage(
     silently joined. Rows of other years are dropped.
     """
     study_units, study_years = sorted(set(units)), sorted(set(years))
-    table_units = sorted(set(statistics["unit"]))
-    problems = [
-        f"unit {describe_unmatched(unit, table_units)} of {units_source} has no rows"
-        for unit in study_units
-        if unit not in table_units
-    ]
-    problems += [
-        f"unit {describe_unmatched(unit, study_units)} is not in {units_source}"
-        for unit in table_units
-        if unit not in study_units
-    ]
-    present = set(zip(statistics["unit"], statistics["year"], strict=True))
+    unit_column, year_column = statistics["unit"].tolist(), statistics["year"].tolist()
+    table_units = sorted(set(unit_column))
+    study_set, table_set = set(study_units), set(table_units)
+    missing = [unit for unit in study_units if unit not in table_set]
+    unknown = [unit for unit in table_units if unit not in study_set]
+    suggest = problems_shown()
+    problems = unmatched_problems(
+        missing, table_units, f"unit {{name}} of {units_source} has no rows", suggest
+    )
+    problems += unmatched_problems(
+        unknown,
+        study_units,
+        f"unit {{name}} is not in {units_source}",
+        max(0, suggest - len(problems)),
+    )
+    present = set(zip(unit_column, year_column, strict=True))
     problems += [
         f"missing row for unit {unit!r}, year {year}"
         for unit in study_units
-        if unit in table_units
+        if unit in table_set
         for year in study_years
         if (unit, year) not in present
     ]
