@@ -6,6 +6,8 @@
 - ``balance_<year>``: the units with every index of that year;
 - attribute (non-spatial) tables ``carbon_balance``, ``landuse_areas``, ``statistics``,
   ``coefficients``;
+- with ``[uncertainty]``: ``zone_stability``, the units with their modal zone, its share and
+  each zone's share (categorized by ``modal_zone``), and the table ``zone_uncertainty``;
 - dataset metadata in ``gpkg_metadata`` (study name, synthetic-data note, generator) and a
   description per layer in ``gpkg_contents``;
 - a default QGIS style per spatial layer in ``layer_styles`` (QGIS's own table layout):
@@ -31,6 +33,7 @@ import pyogrio
 from matplotlib.colors import to_rgb
 
 from pipeline.model.constants import CLASS_NAMES_ZH, ZONE_NAMES_EN, ZONE_NAMES_ZH, ZONES
+from pipeline.model.uncertainty import INTERVAL_QUANTITIES, interval_columns, zoning_rows
 from pipeline.outputs import classes as classification
 from pipeline.outputs.labels import COLUMN_INFO, COLUMN_NAMES_ZH, INDICATORS, Indicator
 from pipeline.outputs.provenance import Provenance, study_provenance
@@ -445,6 +448,7 @@ def write_geopackage(
     provenance: Provenance,
     maps: MapSettings | None = None,
     zoning_settings: ZoningSettings | None = None,
+    uncertainty: pd.DataFrame | None = None,
 ) -> None:
     """Write the whole GeoPackage to ``path``.
 
@@ -476,7 +480,17 @@ def write_geopackage(
                 qml(GRADUATED_FIELD, rules, fields=_fields(frame)),
                 sld(name, GRADUATED_FIELD, rules),
             )
-        tables = attribute_tables(balance, landuse_areas, coefficients)
+        if uncertainty is not None:
+            basis = (zoning_settings or ZoningSettings()).basis
+            stability = stability_layer(units, uncertainty, basis)
+            _write_layer(work, stability, "zone_stability",
+                         f"{study_name}: modal zone over the coefficient draws.{note}")  # fmt: skip
+            styles["zone_stability"] = (
+                "categorized on modal_zone",
+                qml("modal_zone", zones, fields=_fields(stability)),
+                sld("zone_stability", "modal_zone", zones),
+            )
+        tables = attribute_tables(balance, landuse_areas, coefficients, uncertainty)
         for name, (frame, description) in tables.items():
             _write_layer(work, frame, name, f"{study_name}: {description}.{note}")
             overrides = COEFFICIENT_ALIASES if name == "coefficients" else None
@@ -490,11 +504,31 @@ def write_geopackage(
         work.unlink(missing_ok=True)  # only left behind when writing failed
 
 
+def stability_layer(
+    units: gpd.GeoDataFrame, uncertainty: pd.DataFrame, basis: str
+) -> gpd.GeoDataFrame:
+    """The units with their modal zone and zone shares (``basis = "year"``: the latest year,
+    as ``units``); the intervals per year are in the ``zone_uncertainty`` table."""
+    rows = zoning_rows(uncertainty, basis)
+    if "year" in rows.columns:
+        rows = rows[rows["year"] == rows["year"].max()]
+    interval = [c for q in INTERVAL_QUANTITIES for c in interval_columns(q)]
+    table = rows.drop(columns=[*interval, "modal_zone_zh", "modal_zone_en"])
+    layer = units[["unit", "geometry"]].merge(table, on="unit", how="left")
+    at = list(layer.columns).index("modal_zone") + 1
+    layer.insert(at, "modal_zone_en", layer["modal_zone"].map(ZONE_NAMES_EN))
+    layer.insert(at, "modal_zone_zh", layer["modal_zone"].map(ZONE_NAMES_ZH))
+    return _with_zone_names(layer)
+
+
 def attribute_tables(
-    balance: pd.DataFrame, landuse_areas: pd.DataFrame, coefficients: Coefficients
+    balance: pd.DataFrame,
+    landuse_areas: pd.DataFrame,
+    coefficients: Coefficients,
+    uncertainty: pd.DataFrame | None = None,
 ) -> dict[str, tuple[pd.DataFrame, str]]:
     """The non-spatial tables by layer name, each with a description."""
-    return {
+    tables = {
         "carbon_balance": (
             with_zone_names(balance),
             "carbon balance per unit and year (t CO2, ha, t CO2/ha)",
@@ -503,6 +537,12 @@ def attribute_tables(
         "statistics": (statistics_table(balance), "population, GDP and energy per unit and year"),
         "coefficients": (coefficients_table(coefficients), "model coefficients"),
     }
+    if uncertainty is not None:
+        tables["zone_uncertainty"] = (
+            with_zone_names(uncertainty),
+            "zone probabilities and 90 % intervals over the coefficient draws",
+        )
+    return tables
 
 
 def _fields(frame: pd.DataFrame) -> list[str]:
@@ -518,6 +558,7 @@ def stage_geopackage(
     balance: pd.DataFrame,
     zoning: pd.DataFrame,
     landuse_areas: pd.DataFrame,
+    uncertainty: pd.DataFrame | None = None,
 ) -> None:
     """Stage ``data/processed/carbon_balance.gpkg`` with the run's other outputs."""
     provenance = study_provenance(study)
@@ -534,5 +575,6 @@ def stage_geopackage(
             provenance=provenance,
             maps=study.maps,
             zoning_settings=study.zoning,
+            uncertainty=uncertainty,
         ),
     )

@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pipeline.model.constants import T_PER_10K_T, ZONE_NAMES_EN, ZONE_NAMES_ZH
+from pipeline.model.constants import T_PER_10K_T, ZONE_NAMES_EN, ZONE_NAMES_ZH, ZONES
+from pipeline.model.uncertainty import INTERVAL_QUANTITIES, interval_columns, probability_column
 
 COLUMN_NAMES_ZH: dict[str, str] = {
     "unit": "区县",
@@ -90,6 +91,45 @@ COLUMN_INFO: dict[str, ColumnInfo] = {
     "zone_en": ColumnInfo("", None, "碳平衡分区英文名 / zone name (English)"),
     "class_zh": ColumnInfo("", None, "一级地类中文名 / land class (Chinese)"),
 }
+
+# zone_uncertainty ([uncertainty]): the modal zone, each zone's share, the 90 % intervals.
+_QUANTITY_ZH = {"emission_t": "碳排放总量", "sink_t": "碳汇总量", "balance_t": "碳收支",
+                "eec": "碳排放经济贡献率", "sec": "碳吸收生态贡献率"}  # fmt: skip
+COLUMN_NAMES_ZH |= {
+    "modal_zone": "众数分区代码",
+    "modal_zone_zh": "众数分区",
+    "modal_zone_en": "众数分区(英文)",
+    "modal_probability": "众数分区概率",
+    "draws": "抽样次数",
+    **{probability_column(z): f"{ZONE_NAMES_ZH[z]}概率" for z in ZONES},
+}
+COLUMN_INFO |= {
+    "modal_zone": ColumnInfo("", None, "抽样中最常见的分区 id / most frequent zone over the draws"),
+    "modal_zone_zh": ColumnInfo("", None, "众数分区名称 / modal zone name (Chinese)"),
+    "modal_zone_en": ColumnInfo("", None, "众数分区英文名 / modal zone name (English)"),
+    "modal_probability": ColumnInfo(
+        "", 3, "落入众数分区的抽样比例 / share of draws in the modal zone"
+    ),
+    "draws": ColumnInfo("", None, "系数抽样组数 / coefficient sets drawn"),
+    **{
+        probability_column(z): ColumnInfo(
+            "", 3, f"落入{ZONE_NAMES_ZH[z]}的抽样比例 / share of draws in {ZONE_NAMES_EN[z]}"
+        )
+        for z in ZONES
+    },
+}
+for _quantity in INTERVAL_QUANTITIES:
+    for _column, _point in zip(interval_columns(_quantity), ("5", "95"), strict=True):
+        _unit = COLUMN_INFO[_quantity].unit
+        COLUMN_NAMES_ZH[_column] = f"{_QUANTITY_ZH[_quantity]}{_point}%分位" + (
+            f"({_unit.removesuffix('/a')})" if _unit else ""
+        )
+        COLUMN_INFO[_column] = ColumnInfo(
+            _unit, COLUMN_INFO[_quantity].decimals,
+            f"{_QUANTITY_ZH[_quantity]}抽样的 {_point}% 分位数 / {_point} % point of {_quantity} "
+            "over the draws",
+        )  # fmt: skip
+
 TEXT: dict[str, dict[str, str]] = {
     "zh": {
         "zoning": "碳平衡分区",
@@ -120,6 +160,12 @@ TEXT: dict[str, dict[str, str]] = {
         "by_area": "面积",
         "by_emission": "碳排放",
         "by_sink": "碳汇",
+        "stability": "分区稳定性",
+        "certainty_legend": "落入该分区的抽样比例",
+        "stable": "稳定 ≥ 90%",
+        "likely": "较稳定 60–90%",
+        "unstable": "不稳定 < 60%",
+        "modal_zone": "众数分区",
     },
     "en": {
         "zoning": "Carbon-balance zoning",
@@ -150,6 +196,12 @@ TEXT: dict[str, dict[str, str]] = {
         "by_area": "area",
         "by_emission": "emission",
         "by_sink": "sink",
+        "stability": "Zone stability",
+        "certainty_legend": "Share of draws in that zone",
+        "stable": "stable ≥ 90 %",
+        "likely": "likely 60–90 %",
+        "unstable": "uncertain < 60 %",
+        "modal_zone": "Modal zone",
     },
 }
 

@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from pipeline.errors import InputError
 from pipeline.model.balance import BALANCE_COLUMNS
 from pipeline.outputs import report
+from pipeline.outputs import uncertainty as zone_uncertainty
 from pipeline.outputs.classes import study_classes
 from pipeline.outputs.figures import emission_sink_figure, plot_eec_sec, plot_landuse_bars
 from pipeline.outputs.fonts import cjk_rc
@@ -86,6 +87,10 @@ PROCESSED_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "zoning": (("unit", "eec_level", "sec_level", "zone"), ("eec", "sec")),
     "landuse_areas": (("unit", "class"), ("year", "code", "area_ha")),
 }
+UNCERTAINTY_TABLE_COLUMNS: tuple[tuple[str, ...], tuple[str, ...]] = (
+    ("unit", "zone", "modal_zone"),
+    ("year", "modal_probability"),
+)
 
 
 def read_processed_table(
@@ -127,13 +132,19 @@ def read_tables(study: Study, units: gpd.GeoDataFrame | None) -> MapTables:
         if not path.is_file():
             raise InputError(path, "not found: run `carbon-zoning run` on the study first")
         tables[name] = read_processed_table(path, *PROCESSED_COLUMNS[name])
+    uncertainty = None
+    if study.uncertainty is not None:
+        path = study.processed_dir / "zone_uncertainty.csv"
+        if not path.is_file():
+            raise InputError(path, "not found: run `carbon-zoning run` on the study first")
+        uncertainty = read_processed_table(path, *UNCERTAINTY_TABLE_COLUMNS)
     reproduction_path = study.processed_dir / "reproduction.md"
     reproduction = None
     if study.reference is not None and reproduction_path.is_file():
         reproduction = reproduction_path.read_text(encoding="utf-8")
     return MapTables(
         tables["carbon_balance"], tables["zoning"], tables["landuse_areas"], units, reproduction,
-        counting=recorded_counting(study),
+        counting=recorded_counting(study), uncertainty=uncertainty,
     )  # fmt: skip
 
 
@@ -158,6 +169,16 @@ def figures(study: Study, tables: MapTables) -> Iterator[tuple[str, Figure]]:
             ax = plot_zoning(units, zoning, language=language, labels=settings.labels,
                              title=_titled(study.name, TEXT[language]["zoning"], stem))  # fmt: skip
             yield stem, ax.figure
+        if tables.uncertainty is not None:
+            for stem, rows in zone_uncertainty.stability_rows(
+                tables.uncertainty, study.zoning.basis
+            ):
+                title = _titled(study.name, TEXT[language]["stability"], stem.replace(
+                    zone_uncertainty.STABILITY_STEM, "zoning"))  # fmt: skip
+                ax = zone_uncertainty.plot_zone_stability(
+                    units, rows, language=language, labels=settings.labels, title=title
+                )
+                yield stem, ax.figure
         shared = study_classes(tables.balance, settings, study.zoning)
         for year, rows in tables.balance.groupby("year"):
             for indicator in INDICATORS:

@@ -22,6 +22,7 @@ from fontTools.ttLib import TTFont
 
 from pipeline.model.balance import class_areas
 from pipeline.model.constants import CLASS_NAMES_ZH, T_PER_10K_T, ZONE_NAMES_EN, ZONE_NAMES_ZH
+from pipeline.outputs import uncertainty as zone_uncertainty
 from pipeline.outputs.fonts import cjk_font_path
 from pipeline.outputs.labels import COLUMN_NAMES_ZH, INDICATORS, TEXT
 from pipeline.outputs.provenance import study_provenance
@@ -147,6 +148,8 @@ def inputs_html(study: Study, counting: Mapping[str, object] | None = None) -> s
         ("SEC breaks", ", ".join(f"{b:g}" for b in study.zoning.sec_breaks)),
         ("map classes", f"{study.maps.classification}, k ≤ {study.maps.classes}"),
     ]
+    if study.uncertainty is not None:
+        rows += zone_uncertainty.settings_rows(study.uncertainty)
     if counting:
         rows.append((f"land-use counting (mode = {study.landuse.mode})", counting_text(counting)))
     frame = pd.DataFrame(rows, columns=["input / setting", "value"])
@@ -204,7 +207,8 @@ def figure_titles(stem: str, study_name: str) -> tuple[str, str]:
         stem_part, year = stem, ""
     suffix = f" {year}" if year else ""
     charts = {"eec_sec_scatter": "scatter", "landuse_composition": "landuse",
-              "emission_sink_bars": "bars", "zoning": "zoning"}  # fmt: skip
+              "emission_sink_bars": "bars", "zoning": "zoning",
+              zone_uncertainty.STABILITY_STEM: "stability"}  # fmt: skip
     if stem_part in charts:
         key = charts[stem_part]
         title_zh = study_name if zh[key] in study_name else f"{study_name}：{zh[key]}"
@@ -224,6 +228,11 @@ def figure_alt(stem: str, study_name: str, units: int) -> str:
     stem_part = stem.rpartition("_")[0] if stem[-4:].isdigit() else stem
     if stem_part == "zoning":
         what = f"Map of the {units} units coloured by carbon-balance zone, with legend"
+    elif stem_part == zone_uncertainty.STABILITY_STEM:
+        what = (
+            f"Map of the {units} units coloured by their most frequent zone over the "
+            "coefficient draws, lighter and hatched where less certain, with legends"
+        )
     elif any(i.stem == stem_part for i in INDICATORS):
         what = f"Map of the {units} units coloured by class, with legend and unit"
     elif stem_part == "eec_sec_scatter":
@@ -300,6 +309,11 @@ def report_html(
     sections = [
         ("inputs", "Inputs 输入", inputs_html(study, tables.counting)),
         ("zoning", "Zoning 碳平衡分区", zoning_html(tables.zoning)),
+    ]
+    if tables.uncertainty is not None:
+        content = zone_uncertainty.uncertainty_html(study, tables.uncertainty, table_html)
+        sections.append(("uncertainty", "Uncertainty of the zoning 分区不确定性", content))
+    sections += [
         ("maps", "Maps 图件", images_html(images, study.name, units, link_format)),
         ("balance", "Carbon balance 碳收支", balance_html(tables.balance)),
         ("landuse", "Land use 土地利用 (ha)", landuse_html(tables.landuse_areas)),

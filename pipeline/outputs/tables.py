@@ -62,10 +62,17 @@ def counting_text(counting: Mapping[str, Any]) -> str:
 
 
 def balance_sheets(
-    landuse_areas: pd.DataFrame, balance: pd.DataFrame, zoning: pd.DataFrame
+    landuse_areas: pd.DataFrame,
+    balance: pd.DataFrame,
+    zoning: pd.DataFrame,
+    uncertainty: pd.DataFrame | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """The tables of a run, by sheet name (also the CSV stem)."""
-    return {"landuse_areas": landuse_areas, "carbon_balance": balance, "zoning": zoning}
+    """The tables of a run, by sheet name (also the CSV stem); ``zone_uncertainty`` only
+    with ``[uncertainty]``."""
+    sheets = {"landuse_areas": landuse_areas, "carbon_balance": balance, "zoning": zoning}
+    if uncertainty is not None:
+        sheets["zone_uncertainty"] = uncertainty
+    return sheets
 
 
 def iter_csv_outputs(sheets: Mapping[str, pd.DataFrame]) -> Iterator[tuple[str, pd.DataFrame]]:

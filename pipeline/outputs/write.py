@@ -53,7 +53,9 @@ def write_outputs(
     ``timed(stage)`` returns a context manager timing a stage (maps), whose seconds
     ``timings_s`` holds by the time the manifest is written.
     """
-    sheets = table_outputs.balance_sheets(tables.landuse_areas, tables.balance, tables.zoning)
+    sheets = table_outputs.balance_sheets(
+        tables.landuse_areas, tables.balance, tables.zoning, tables.uncertainty
+    )
     with StagedOutputs(study.output_dir) as staged:
         for relative, frame in table_outputs.iter_csv_outputs(sheets):
             staged.write_csv(relative, frame)
@@ -77,6 +79,7 @@ def write_outputs(
             geopackage.stage_geopackage(
                 staged, study, units=tables.units, balance=tables.balance,
                 zoning=tables.zoning, landuse_areas=tables.landuse_areas,
+                uncertainty=tables.uncertainty,
             )  # fmt: skip
         if cache_entry is not None and not cache_entry.reused and cache_entry.areas is not None:
             body = cache_entry.areas.to_csv(index=False)  # verified by zonal.cache on reuse
