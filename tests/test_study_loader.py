@@ -232,6 +232,10 @@ def test_builtin_scheme_and_class_overrides_are_read(toy_study: MakeStudy) -> No
             r"\[landuse\.classes\.x\] keys are integer raster codes",
         ),
         ("transitions = 'yes'", r"\[landuse\.transitions\] must be true or false, got 'yes'"),
+        (
+            "transitions = true",
+            r"\[landuse\.transitions\] transitions = true needs land-use rasters .* 'areas'",
+        ),
     ],
 )
 def test_scheme_problems_name_key_and_value(

@@ -370,6 +370,13 @@ def _landuse(reader: _Reader) -> LanduseSettings:
     if not rasters and areas is None and "rasters" not in reader.section("landuse"):
         reader.problem("landuse", "needs 'rasters' (one per year) or an 'areas' table")
     nodata = reader.get("landuse", "nodata", int)
+    transitions = reader.get("landuse", "transitions", bool)
+    if transitions and "areas" in reader.section("landuse"):
+        reader.problem(
+            "landuse.transitions",
+            "transitions = true needs land-use rasters (one per year): an 'areas' table holds "
+            "no pixel pairs; remove 'transitions' or give 'rasters'",
+        )
     return LanduseSettings(
         scheme=scheme,
         rasters=rasters,
@@ -378,7 +385,7 @@ def _landuse(reader: _Reader) -> LanduseSettings:
         unknown_codes=reader.choice("landuse", "unknown_codes", ("error", "ignore"), "error"),
         mode=reader.choice("landuse", "mode", ("auto", "centre", "exact"), "auto"),
         classes=_class_overrides(reader),
-        transitions=reader.get("landuse", "transitions", bool),
+        transitions=transitions,
     )
 
 

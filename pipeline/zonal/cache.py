@@ -5,8 +5,11 @@ the boundaries (with a Shapefile's .dbf, .shx, .prj and .cpg), how the boundarie
 the engine settings (nodata, mode, scheme) and the engine's own code and version. Any change
 gives a new key, so a stale table is never reused. Tables live in
 ``data/processed/cache/landuse_areas_<key>.csv``, with a sidecar ``landuse_areas_<key>.json``
-recording the counting mode and grid of each year; both are written with the run's other outputs
-(staged and renamed together), so a failed run leaves the cache as it was.
+recording the counting mode and grid of each year, and ``landuse_transitions_<key>.csv``
+holding the transitions counted in the same pass (checksummed like the areas); all are written
+with the run's other outputs (staged and renamed together), so a failed run leaves the cache
+as it was. Areas are never served without their transitions: an entry whose transitions
+table is missing or damaged is recomputed.
 
 Each table starts with a line holding the SHA-256 of the rest (see
 :func:`pipeline.runtime.files.checksummed_text`): a table edited by hand, truncated or damaged
@@ -29,7 +32,7 @@ from pipeline.inputs.boundaries import SHAPEFILE_SIDECARS
 from pipeline.runtime.files import sha256, verified_body
 from pipeline.runtime.versions import pipeline_version
 from pipeline.study.settings import Study
-from pipeline.zonal.jobs import AREA_COLUMNS, Counting
+from pipeline.zonal.jobs import AREA_COLUMNS, TRANSITION_COLUMNS, Counting
 
 CACHE_FORMAT = 2
 """2: the table carries a checksum of its own content."""
@@ -77,6 +80,7 @@ def key_content(study: Study) -> dict[str, Any]:
         if isinstance(scheme, Path)
         else landuse.builtin_scheme(scheme).nodata,
         "zero_is_code": 0 in study.landuse.classes,
+        "transitions": study.landuse.transitions,
     }
 
 
@@ -96,6 +100,11 @@ def counting_path(key: str) -> str:
     return relative_path(key).removesuffix(".csv") + ".json"
 
 
+def transitions_path(key: str) -> str:
+    """Where the transitions of ``key`` are kept (beside its table)."""
+    return f"{CACHE_FOLDER}/landuse_transitions_{key[:16]}.csv"
+
+
 def load_counting(output_dir: Path, key: str) -> Counting | None:
     """The counting record of ``key``, or ``None`` when absent or unreadable."""
     path = output_dir / counting_path(key)
@@ -107,12 +116,25 @@ def load_counting(output_dir: Path, key: str) -> Counting | None:
 
 def load_entry(
     output_dir: Path, key: str, note: Callable[[str], None] | None = None
-) -> tuple[pd.DataFrame, Counting] | None:
-    """The cached areas of ``key`` and how they were counted, or ``None`` unless both are
-    present and verified: a table without a readable counting record for each of its years
-    is recomputed (``note`` receives a line saying so)."""
+) -> tuple[pd.DataFrame, Counting, pd.DataFrame] | None:
+    """The cached areas of ``key``, how they were counted and their transitions, or ``None``
+    unless all three are present and verified: a table without a readable counting record
+    for each of its years, or without its verified transitions, is recomputed (``note``
+    receives a line saying so)."""
     areas = load_areas(output_dir, key, note)
     if areas is None:
+        return None
+    transitions = _verified_table(
+        output_dir / transitions_path(key),
+        TRANSITION_COLUMNS,
+        ("year_from", "year_to", "code_from", "code_to"),
+    )
+    if transitions is None:
+        if note is not None:
+            note(
+                f"note: the cached land-use areas {output_dir / relative_path(key)} lack "
+                f"verified transitions ({transitions_path(key)}); recomputed them"
+            )
         return None
     counting = load_counting(output_dir, key)
     if counting is None or set(counting.mode) != set(areas["year"]):
@@ -122,7 +144,7 @@ def load_entry(
                 f"readable counting record ({counting_path(key)}); recomputed them"
             )
         return None
-    return areas, counting
+    return areas, counting, transitions
 
 
 def load_areas(
@@ -136,7 +158,7 @@ def load_areas(
     path = output_dir / relative_path(key)
     if not path.is_file():
         return None
-    table = _verified_table(path)
+    table = _verified_table(path, AREA_COLUMNS, ("year", "code"))
     if table is None and note is not None:
         note(
             f"note: the cached land-use areas {path} do not match their checksum (edited or "
@@ -145,7 +167,10 @@ def load_areas(
     return table
 
 
-def _verified_table(path: Path) -> pd.DataFrame | None:
+def _verified_table(
+    path: Path, columns: list[str], integers: tuple[str, ...]
+) -> pd.DataFrame | None:
+    """The table at ``path`` when it matches its checksum and has exactly ``columns``."""
     try:
         body = verified_body(path.read_bytes().decode("utf-8-sig"))
     except (OSError, UnicodeDecodeError):
@@ -154,9 +179,9 @@ def _verified_table(path: Path) -> pd.DataFrame | None:
         return None
     try:
         table = pd.read_csv(io.StringIO(body), dtype={"unit": str})
-        if list(table.columns) != AREA_COLUMNS or table.isna().any().any():
+        if list(table.columns) != columns or table.isna().any().any():
             return None
-        return table.astype({"year": "int64", "code": "int64"})
+        return table.astype({name: "int64" for name in integers})
     except (ValueError, TypeError, OverflowError):
         return None
 

@@ -45,8 +45,12 @@ def count_rows(
     try:
         spans = _unit_spans(job, window, inside) if job.mode == "centre" else None
         row_area = job.row_area_m2[row_start:row_stop]
+        paired = {year for pair in job.pairs for year in pair}
+        read: dict[int, tuple[np.ndarray, int, bool]] = {}
         for layer in job.layers:
             data, nodata_code, has_nodata = _read_codes(datasets[layer.source], window, layer)
+            if layer.year in paired:
+                read[layer.year] = (data, nodata_code, has_nodata)
             c = counts[layer.year]
             if spans is not None:
                 found = _count_spans(
@@ -57,6 +61,9 @@ def count_rows(
                 found = _count_exact_strip(job, window, inside, data, nodata_code, has_nodata, c)
             if found[0] <= found[1]:
                 c.out_of_range = [int(found[0]), int(found[1])]
+        for year_from, year_to in job.pairs:
+            chunk = _count_pair(job, window, inside, spans, read[year_from], read[year_to])
+            counts[year_from].transitions.setdefault(year_to, []).append(chunk)
         return counts
     finally:
         if owned:
@@ -164,6 +171,157 @@ def _count_exact_strip(
         )  # fmt: skip
         low, high = min(low, found[0]), max(high, found[1])
     return low, high
+
+
+def _count_pair(
+    job: GridJob,
+    window: Window,
+    inside: np.ndarray,
+    spans: np.ndarray | None,
+    earlier: tuple[np.ndarray, int, bool],
+    later: tuple[np.ndarray, int, bool],
+) -> np.ndarray:
+    """Pixel pairs of two years of one strip: rows ``unit, bin_from, bin_to, pixels, area_m2``.
+
+    The same pixels and weights as the areas (centre: the spans; exact: the coverage);
+    bin ``job.n_bins`` is nodata, pixels nodata in both years are left out.
+    """
+    row_start, col_start = int(window.row_off), int(window.col_off)
+    row_area = job.row_area_m2[row_start : row_start + int(window.height)]
+    (data_a, nodata_a, has_a), (data_b, nodata_b, has_b) = earlier, later
+    if spans is not None:
+        return _count_pair_spans(
+            spans, data_a, data_b, col_start, nodata_a, has_a, nodata_b, has_b, row_area,
+            job.n_bins, job.track_area,
+        )  # fmt: skip
+    boxes = job.pixel_boxes
+    chunks = [
+        _count_exact_pair_unit(
+            i + 1, job.edges[i], int(boxes[i, 0]), int(boxes[i, 2]), data_a, data_b,
+            row_start, col_start, nodata_a, has_a, nodata_b, has_b, row_area, job.n_bins,
+            job.track_area,
+        )  # fmt: skip
+        for i in inside
+    ]
+    return np.concatenate(chunks) if chunks else np.zeros((0, 5))
+
+
+@njit(nogil=True, cache=True)
+def _flush_pairs(unit, hist, hist_m2, touched, n_touched, width, out, n_out, track_area):
+    """Append the touched (from, to) sums of one unit to ``out`` and clear them."""
+    if n_out + n_touched > out.shape[0]:
+        grown = np.empty((max(2 * out.shape[0], n_out + n_touched), 5))
+        grown[:n_out] = out[:n_out]
+        out = grown
+    for t in range(n_touched):
+        key = touched[t]
+        out[n_out, 0] = unit
+        out[n_out, 1] = key // width
+        out[n_out, 2] = key % width
+        out[n_out, 3] = hist[key]
+        out[n_out, 4] = hist_m2[key] if track_area else 0.0
+        hist[key] = 0.0
+        if track_area:
+            hist_m2[key] = 0.0
+        n_out += 1
+    return out, n_out
+
+
+@njit(nogil=True, cache=True)
+def _count_pair_spans(
+    spans, data_a, data_b, col_start, nodata_a, has_a, nodata_b, has_b, row_area_m2, n_bins,
+    track_area,
+):  # fmt: skip
+    """Centre mode: (from, to) pixel counts under each unit's spans (spans come unit by unit).
+
+    A dense (from, to) histogram is reused across units; only the touched cells are read
+    back and cleared, so the cost follows the pixels, not the number of code pairs.
+    """
+    width = n_bins + 1
+    hist = np.zeros(width * width)
+    hist_m2 = np.zeros(width * width if track_area else 1)
+    touched = np.empty(width * width, np.int64)
+    n_touched = 0
+    out = np.empty((64, 5))
+    n_out = 0
+    unit = -1
+    for s in range(spans.shape[0]):
+        if spans[s, 0] != unit:
+            if n_touched > 0:
+                out, n_out = _flush_pairs(
+                    unit, hist, hist_m2, touched, n_touched, width, out, n_out, track_area
+                )
+                n_touched = 0
+            unit = spans[s, 0]
+        r = spans[s, 1]
+        cell_m2 = row_area_m2[r]
+        for x in range(spans[s, 2] - col_start, spans[s, 3] - col_start):
+            a = _bin(np.int64(data_a[r, x]), nodata_a, has_a, n_bins)
+            b = _bin(np.int64(data_b[r, x]), nodata_b, has_b, n_bins)
+            if a < 0 or b < 0 or (a == n_bins and b == n_bins):
+                continue
+            key = a * width + b
+            if hist[key] == 0.0:
+                touched[n_touched] = key
+                n_touched += 1
+            hist[key] += 1.0
+            if track_area:
+                hist_m2[key] += cell_m2
+    if n_touched > 0:
+        out, n_out = _flush_pairs(
+            unit, hist, hist_m2, touched, n_touched, width, out, n_out, track_area
+        )
+    return out[:n_out]
+
+
+@njit(nogil=True, cache=True)
+def _unit_cover(edges, col_min, col_max, row_start, rows):
+    """Signed-area accumulation of one unit's edges over a strip (see :func:`_draw_edge`)."""
+    cover = np.zeros((rows, col_max - col_min + 2))
+    for i in range(edges.shape[0]):
+        _draw_edge(
+            cover, edges[i, 0] - col_min, edges[i, 1] - row_start,
+            edges[i, 2] - col_min, edges[i, 3] - row_start,
+        )  # fmt: skip
+    return cover
+
+
+@njit(nogil=True, cache=True)
+def _count_exact_pair_unit(
+    unit, edges, col_min, col_max, data_a, data_b, row_start, col_start, nodata_a, has_a,
+    nodata_b, has_b, row_area_m2, n_bins, track_area,
+):  # fmt: skip
+    """Exact mode: coverage-weighted (from, to) sums of one unit over one strip."""
+    rows = data_a.shape[0]
+    cover = _unit_cover(edges, col_min, col_max, row_start, rows)
+    width = n_bins + 1
+    hist = np.zeros(width * width)
+    hist_m2 = np.zeros(width * width if track_area else 1)
+    touched = np.empty(width * width, np.int64)
+    n_touched = 0
+    for r in range(rows):
+        winding = 0.0
+        cell_m2 = row_area_m2[r]
+        for c in range(col_max - col_min):
+            winding += cover[r, c]
+            share = min(abs(winding), 1.0)
+            if share < 1e-12:
+                continue
+            x = col_min - col_start + c
+            a = _bin(np.int64(data_a[r, x]), nodata_a, has_a, n_bins)
+            b = _bin(np.int64(data_b[r, x]), nodata_b, has_b, n_bins)
+            if a < 0 or b < 0 or (a == n_bins and b == n_bins):
+                continue
+            key = a * width + b
+            if hist[key] == 0.0:
+                touched[n_touched] = key
+                n_touched += 1
+            hist[key] += share
+            if track_area:
+                hist_m2[key] += share * cell_m2
+    out = np.empty((max(n_touched, 1), 5))
+    out, n_out = _flush_pairs(unit, hist, hist_m2, touched, n_touched, width, out, 0, track_area)
+    return out[:n_out]
 
 
 @njit(nogil=True, cache=True)
@@ -294,12 +452,7 @@ def _count_exact_unit(
     """Coverage-weighted counts of one unit over one strip; returns out-of-range min, max."""
     rows = data.shape[0]
     width = col_max - col_min
-    cover = np.zeros((rows, width + 2))
-    for i in range(edges.shape[0]):
-        _draw_edge(
-            cover, edges[i, 0] - col_min, edges[i, 1] - row_start,
-            edges[i, 2] - col_min, edges[i, 3] - row_start,
-        )  # fmt: skip
+    cover = _unit_cover(edges, col_min, col_max, row_start, rows)
     n_bins = pixels.shape[1] - 1
     lanes = np.zeros((LANES, n_bins + 1))  # see _count_spans
     lanes_m2 = np.zeros((LANES, n_bins + 1) if track_area else (1, 1))

@@ -23,7 +23,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import geopandas as gpd
@@ -35,7 +35,18 @@ from pipeline.inputs.rasters import RasterInfo, read_info
 from pipeline.model.constants import SQUARE_M_PER_HA
 from pipeline.study.settings import scheduler_problem
 from pipeline.zonal.geometry import prepare_job
-from pipeline.zonal.jobs import AREA_COLUMNS, MODES, Counts, GridJob, Layer, Mode, ZonalResult
+from pipeline.zonal.jobs import (
+    AREA_COLUMNS,
+    MODES,
+    NODATA_CODE,
+    TRANSITION_COLUMNS,
+    Counts,
+    GridJob,
+    Layer,
+    Mode,
+    ZonalResult,
+    compact_pairs,
+)
 from pipeline.zonal.schedulers import run_grid
 
 
@@ -48,6 +59,7 @@ def tabulate(
     scheduler: str = "single",
     progress: bool | None = None,
     zero_is_code: bool = False,
+    transitions: bool | None = None,
 ) -> ZonalResult:
     """Hectares of each land-use code in each unit, for each year's raster.
 
@@ -71,25 +83,35 @@ def tabulate(
     zero_is_code
         0 is a class of the scheme (MODIS MCD12C1 water), so pixels of value 0 in a raster
         declaring no nodata are land, not an undeclared nodata.
+    transitions
+        Count the transitions between consecutive years (and first -> last) in the same
+        pass: ``True`` requires every such pair on one grid, ``None`` counts the pairs on
+        one grid and lists the others as skipped, ``False`` counts none.
 
     Raises
     ------
     InputError
         Unknown format, no CRS, fractional codes in a float raster, only nodata inside the
-        units, units outside the raster, or pixels of value 0 with no nodata declared.
+        units, units outside the raster, or pixels of value 0 with no nodata declared;
+        ``transitions=True`` with the two years of a pair on different grids.
     """
     _check_arguments(units, rasters, mode, scheduler)
     infos = {int(year): read_info(path) for year, path in rasters.items()}
     show_progress = sys.stderr.isatty() if progress is None else progress
-    collected = _Collected()
-    for grid_index, years in enumerate(group_by_grid(infos)):
+    groups = group_by_grid(infos)
+    pairs, skipped = grid_pairs(infos, groups, transitions)
+    collected = _Collected(skipped=skipped)
+    names = units["unit"].astype(str).tolist()
+    for grid_index, years in enumerate(groups):
         started = time.perf_counter()
         job = prepare_job(units, {y: infos[y] for y in years}, nodata, mode)
+        job = replace(job, pairs=tuple(pair for pair in pairs if pair[0] in years))
         counts = run_grid(job, scheduler, show_progress)
         check_counts(job, counts, zero_is_code=zero_is_code)
         seconds = time.perf_counter() - started
+        collected.add_transitions(job, counts, names)
         for layer in job.layers:
-            collected.add(job, layer, counts[layer.year], units["unit"].astype(str).tolist())
+            collected.add(job, layer, counts[layer.year], names)
             collected.mode_used[layer.year] = job.mode
             collected.seconds[layer.year] = seconds
             collected.grid_of_year[layer.year] = grid_index
@@ -123,6 +145,59 @@ def group_by_grid(infos: Mapping[int, RasterInfo]) -> list[list[int]]:
     for year in sorted(infos):
         groups.setdefault(infos[year].grid_key, []).append(year)
     return list(groups.values())
+
+
+def year_pairs(years: list[int] | set[int]) -> list[tuple[int, int]]:
+    """Consecutive study years, then first -> last when there are more than two years."""
+    ordered = sorted(years)
+    pairs = list(zip(ordered, ordered[1:], strict=False))
+    if len(ordered) > 2:
+        pairs.append((ordered[0], ordered[-1]))
+    return pairs
+
+
+def grid_pairs(
+    infos: Mapping[int, RasterInfo], groups: list[list[int]], transitions: bool | None
+) -> tuple[list[tuple[int, int]], tuple[tuple[int, int], ...]]:
+    """The year pairs to count (both years on one grid) and those skipped (different grids).
+
+    Raises
+    ------
+    InputError
+        ``transitions=True`` and a pair's rasters on different grids, naming both grids.
+    """
+    if transitions is False:
+        return [], ()
+    grid_of = {year: index for index, years in enumerate(groups) for year in years}
+    pairs = year_pairs(set(infos))
+    counted = [p for p in pairs if grid_of[p[0]] == grid_of[p[1]]]
+    skipped = tuple(p for p in pairs if grid_of[p[0]] != grid_of[p[1]])
+    if skipped and transitions:
+        raise InputError(
+            "[landuse] transitions",
+            [_different_grids(infos[a], infos[b], a, b) for a, b in skipped],
+        )
+    return counted, skipped
+
+
+def _different_grids(first: RasterInfo, second: RasterInfo, year_a: int, year_b: int) -> str:
+    return (
+        f"transitions {year_a} -> {year_b} need both rasters on one grid; "
+        f"{first.path} is on {grid_text(first)}, {second.path} on {grid_text(second)}: "
+        "resample one onto the other's grid (nearest neighbour), or set "
+        "`[landuse] transitions = false`"
+    )
+
+
+def grid_text(info: RasterInfo) -> str:
+    """``EPSG:4547, 30 x 30 m pixels, 1200 x 900 px, origin (x, y)`` for messages."""
+    t = info.transform
+    crs = info.crs.to_string() if info.crs.to_epsg() else (info.crs.name or "a custom CRS")
+    unit = "°" if info.crs.is_geographic else " m"
+    return (
+        f"{crs}, {abs(t.a):g} x {abs(t.e):g}{unit} pixels, {info.width} x {info.height} px, "
+        f"origin ({t.c:g}, {t.f:g})"
+    )
 
 
 def check_counts(job: GridJob, counts: dict[int, Counts], *, zero_is_code: bool = False) -> None:
@@ -167,6 +242,34 @@ class _Collected:
     seconds: dict[int, float] = field(default_factory=dict)
     grid_of_year: dict[int, int] = field(default_factory=dict)
     rasterizations: int = 0
+    transitions: list[pd.DataFrame] = field(default_factory=list)
+    skipped: tuple[tuple[int, int], ...] = ()
+
+    def add_transitions(self, job: GridJob, counts: dict[int, Counts], names: list[str]) -> None:
+        """Rows of :data:`TRANSITION_COLUMNS` for the job's year pairs (nodata bin -> -1)."""
+        for year_from, year_to in job.pairs:
+            rows = compact_pairs(counts[year_from].transitions.get(year_to, []))
+            rows = rows[rows[:, 3] > 0]
+            unit_ids = rows[:, 0].astype(np.int64) - 1
+            codes = rows[:, 1:3].astype(np.int64)
+            codes[codes == job.n_bins] = NODATA_CODE
+            if job.track_area:
+                area_m2 = rows[:, 4]
+            else:
+                area_m2 = rows[:, 3] * job.row_area_m2[0]  # pixels × m² per pixel
+            self.transitions.append(
+                pd.DataFrame(
+                    {
+                        "unit": np.asarray(names, dtype=object)[unit_ids],
+                        "year_from": year_from,
+                        "year_to": year_to,
+                        "code_from": codes[:, 0],
+                        "code_to": codes[:, 1],
+                        "pixels": rows[:, 3],
+                        "area_ha": area_m2 / SQUARE_M_PER_HA,
+                    }
+                )
+            )
 
     def add(self, job: GridJob, layer: Layer, counts: Counts, names: list[str]) -> None:
         area_m2 = (
@@ -195,6 +298,11 @@ class _Collected:
         areas = pd.concat(self.areas, ignore_index=True)
         areas = areas.sort_values(["year", "unit", "code"], ignore_index=True)
         nodata = pd.concat(self.nodata, ignore_index=True)
+        transitions = pd.DataFrame(columns=TRANSITION_COLUMNS)
+        if self.transitions:
+            transitions = pd.concat(self.transitions, ignore_index=True).sort_values(
+                ["year_from", "year_to", "unit", "code_from", "code_to"], ignore_index=True
+            )
         return ZonalResult(
             areas=areas[AREA_COLUMNS],
             nodata_ha=nodata.sort_values(["year", "unit"], ignore_index=True),
@@ -202,4 +310,6 @@ class _Collected:
             seconds=dict(sorted(self.seconds.items())),
             rasterizations=self.rasterizations,
             grid_of_year=dict(sorted(self.grid_of_year.items())),
+            transitions=transitions[TRANSITION_COLUMNS],
+            transitions_skipped=self.skipped,
         )

@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 from affine import Affine
 
+from pipeline.model.transitions import NODATA_CODE  # noqa: F401  (re-exported)
+
 Mode = Literal["auto", "centre", "exact"]
 MODES: tuple[str, ...] = ("auto", "centre", "exact")
 
@@ -34,6 +36,9 @@ MAX_CODE = 65_535
 FLOAT_NODATA = np.iinfo(np.int64).min
 
 AREA_COLUMNS = ["unit", "year", "code", "pixels", "area_ha"]
+TRANSITION_COLUMNS = ["unit", "year_from", "year_to", "code_from", "code_to", "pixels", "area_ha"]
+MAX_TRANSITION_BINS = 1024
+"""Transitions are counted in a dense (from, to) table per strip: codes up to 1023."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +90,13 @@ class ZonalResult:
         How many times unit ids were rasterized: one per distinct grid.
     grid_of_year
         Index of the grid (0, 1, ...) each year was counted on.
+    transitions
+        ``unit, year_from, year_to, code_from, code_to, pixels, area_ha``: for each pair of
+        consecutive years on one grid (and first -> last), the area that was ``code_from`` in
+        ``year_from`` and ``code_to`` in ``year_to``, counted like the areas (same pixels,
+        same coverage weights). :data:`NODATA_CODE` marks nodata in one of the two years.
+    transitions_skipped
+        Year pairs whose rasters lie on different grids (not counted).
     """
 
     areas: pd.DataFrame
@@ -93,6 +105,10 @@ class ZonalResult:
     seconds: dict[int, float] = field(default_factory=dict)
     rasterizations: int = 0
     grid_of_year: dict[int, int] = field(default_factory=dict)
+    transitions: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=TRANSITION_COLUMNS)
+    )
+    transitions_skipped: tuple[tuple[int, int], ...] = ()  # pairs on different grids
 
     @property
     def counting(self) -> Counting:
@@ -128,6 +144,7 @@ class GridJob:
     block_height: int = 1
     block_width: int = 1
     n_bins: int = CODE_BINS
+    pairs: tuple[tuple[int, int], ...] = ()  # (earlier, later) years whose transitions count
 
     @property
     def n_units(self) -> int:
@@ -141,11 +158,33 @@ class Counts:
     pixels: np.ndarray  # (K + 1, n_bins + 1) float64
     area_m2: np.ndarray  # same shape when the CRS is geographic, else (1, 1)
     out_of_range: list[int] = field(default_factory=list)  # min, max code outside the bins
+    # later year -> chunks of rows ``unit, bin_from, bin_to, pixels, area_m2`` (this year first)
+    transitions: dict[int, list[np.ndarray]] = field(default_factory=dict)
 
     def add(self, other: Counts) -> None:
         self.pixels += other.pixels
         self.area_m2 += other.area_m2
         self.out_of_range = merge_range(self.out_of_range, other.out_of_range)
+        for year, chunks in other.transitions.items():
+            mine = self.transitions.setdefault(year, [])
+            mine.extend(chunks)
+            if len(mine) > COMPACT_CHUNKS:
+                mine[:] = [compact_pairs(mine)]
+
+
+COMPACT_CHUNKS = 256
+"""Partial transition chunks kept before they are summed into one (bounds memory)."""
+
+
+def compact_pairs(chunks: list[np.ndarray]) -> np.ndarray:
+    """Rows ``unit, bin_from, bin_to, pixels, area_m2`` with duplicate keys summed."""
+    rows = np.concatenate(chunks) if chunks else np.zeros((0, 5))
+    if len(rows) == 0:
+        return rows
+    keys, inverse = np.unique(rows[:, :3], axis=0, return_inverse=True)
+    sums = np.zeros((len(keys), 2))
+    np.add.at(sums, inverse.ravel(), rows[:, 3:])
+    return np.hstack([keys, sums])
 
 
 def merge_range(a: list[int], b: list[int]) -> list[int]:

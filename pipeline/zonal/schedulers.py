@@ -17,6 +17,7 @@ from pipeline.zonal.jobs import (
     DASK_STRIPS_PER_TASK,
     GDAL_CACHE_MB,
     MAX_CODE,
+    MAX_TRANSITION_BINS,
     STRIP_TARGET_PIXELS,
     Counts,
     GridJob,
@@ -62,6 +63,7 @@ def _merge_all_ranges(counts: Iterator[Counts] | Sequence[Counts]) -> list[int]:
 
 def _rebin(job: GridJob, counts: dict[int, Counts], overflow: list[int]) -> GridJob:
     """The job again with one bin per code up to the highest found (codes above 255)."""
+    paired = {year for pair in job.pairs for year in pair}
     for layer in job.layers:
         found = counts[layer.year].out_of_range
         if found and (found[0] < 0 or found[1] > MAX_CODE):
@@ -70,6 +72,12 @@ def _rebin(job: GridJob, counts: dict[int, Counts], overflow: list[int]) -> Grid
                 layer.path,
                 f"land-use code {value} inside the units; codes must be 0..{MAX_CODE} "
                 "(or declare it as nodata)",
+            )
+        if found and layer.year in paired and found[1] >= MAX_TRANSITION_BINS:
+            raise InputError(
+                layer.path,
+                f"land-use code {found[1]} inside the units; transitions are counted for "
+                f"codes 0..{MAX_TRANSITION_BINS - 1}: set `[landuse] transitions = false`",
             )
     return replace(job, n_bins=int(overflow[1]) + 1)
 
