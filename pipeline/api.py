@@ -29,6 +29,7 @@ from pipeline.inputs import boundaries, checks, landuse, statistics
 from pipeline.inputs.reference import read_notes, read_reference
 from pipeline.model import balance as balance_model
 from pipeline.model import reproduction, uncertainty, zoning
+from pipeline.model import transitions as transition_model
 from pipeline.outputs.tables import MapTables, counting_text
 from pipeline.runtime.lock import RunLock
 from pipeline.study import Study, load_study
@@ -72,6 +73,31 @@ class Inputs:
     cache_key: str | None = None
     cache_reused: bool = False
     counting: Counting | None = None  # rasters: the counting mode and grid per year
+    transitions: pd.DataFrame | None = None  # rasters: pixel pairs per code (cached)
+
+
+@dataclass(frozen=True)
+class Transitions:
+    """Land-use change between the study years (rasters on one grid only).
+
+    Attributes
+    ----------
+    codes
+        ``transitions.csv``: per unit, year pair, code_from and code_to: area, the two sink
+        coefficients and the sink change (t CO₂).
+    classes
+        ``transitions_class.csv``: the same per class.
+    dynamics
+        ``landuse_dynamics.csv``: single dynamic degree per unit, year pair and class.
+    summary
+        ``transition_summary.csv``: per unit and year pair: changed area, comprehensive
+        dynamic degree, net sink change.
+    """
+
+    codes: pd.DataFrame
+    classes: pd.DataFrame
+    dynamics: pd.DataFrame
+    summary: pd.DataFrame
 
 
 @dataclass(frozen=True)
@@ -96,6 +122,9 @@ class Results:
     uncertainty
         With ``[uncertainty]``: per unit and year the share of coefficient draws in each
         zone, the modal zone and the 90 % intervals of E, A, B, EEC and SEC; else ``None``.
+    transitions
+        Land-use change between the years (:class:`Transitions`), when rasters of two or
+        more years share a grid and ``[landuse] transitions`` is not ``false``.
     notes
         What the run noted about its inputs (how files were read, cache reuse).
     """
@@ -110,6 +139,7 @@ class Results:
     inputs: Inputs = field(repr=False)
     timer: Timer = field(default_factory=Timer, repr=False)
     uncertainty: pd.DataFrame | None = None
+    transitions: Transitions | None = None
 
 
 # --------------------------------------------------------------------------- the API
@@ -159,6 +189,8 @@ def write_outputs(results: Results) -> list[Path]:
             areas=inputs.raw_areas,
             reused=inputs.cache_reused,
             counting_path=cache.counting_path(inputs.cache_key),
+            transitions=inputs.transitions,
+            transitions_path=cache.transitions_path(inputs.cache_key),
         )
     with output_lock(study):
         return write.write_outputs(
@@ -183,6 +215,7 @@ def map_tables(results: Results) -> MapTables:
         results.reproduction_markdown,
         counting=None if counting is None else counting.to_json(),
         uncertainty=results.uncertainty,
+        transitions=results.transitions,
     )
 
 
@@ -266,23 +299,24 @@ def tabulate_areas(
     *,
     force: bool = False,
     note: Callable[[str], None] | None = None,
-) -> tuple[pd.DataFrame, str | None, bool, Counting | None]:
+) -> tuple[pd.DataFrame, str | None, bool, Counting | None, pd.DataFrame | None]:
     """Hectares per (unit, year, code): from the area table, or zonally from the rasters.
 
-    Returns the areas, the cache key, whether the cached table was reused and how each year
-    was counted (the last three ``None, False, None`` for an area table); ``force``
+    Returns the areas, the cache key, whether the cached table was reused, how each year
+    was counted and the transitions counted in the same pass (the last four ``None, False,
+    None, None`` for an area table); ``force``
     recomputes even when the cache holds the key; ``note`` receives a line when a cached
     table fails its checksum (or lacks its counting record) and is recomputed.
     """
     if study.landuse.areas is not None:
-        return landuse.read_area_table(study.landuse.areas), None, False, None
+        return landuse.read_area_table(study.landuse.areas), None, False, None, None
     assert units is not None  # the study loader requires boundaries with rasters
     scheme = study_scheme(study)
     checks.warn_nodata_is_a_code(study, scheme.classes, nodata_of(study, scheme))
     key = cache.areas_key(study)
     cached = None if force else cache.load_entry(study.output_dir, key, note)
     if cached is not None:
-        return cached[0], key, True, cached[1]
+        return cached[0], key, True, cached[1], cached[2]
     from pipeline import zonal  # numba is loaded only when tabulating
 
     result = zonal.tabulate(
@@ -292,8 +326,15 @@ def tabulate_areas(
         mode=study.landuse.mode,
         scheduler=study.compute.scheduler,
         zero_is_code=0 in scheme.classes,
+        transitions=study.landuse.transitions,
     )
-    return result.areas[cache.AREA_COLUMNS], key, False, result.counting
+    for year_from, year_to in result.transitions_skipped:
+        if note is not None:
+            note(
+                f"note: no land-use transitions {year_from} -> {year_to}: the two rasters lie "
+                "on different grids"
+            )
+    return result.areas[cache.AREA_COLUMNS], key, False, result.counting, result.transitions
 
 
 def study_scheme(study: Study) -> landuse.Scheme:
@@ -363,7 +404,7 @@ def load_inputs(study: Study, timer: Timer, *, force: bool = False) -> Inputs:
         note(f"note: {line}")
     checks.check_units_before_tabulation(study, stats, units)
     with timer.stage("zonal"):
-        raw, key, reused, counting = tabulate_areas(study, units, force=force, note=note)
+        raw, key, reused, counting, pairs = tabulate_areas(study, units, force=force, note=note)
         areas = classify_areas(study, raw, note)
     if counting is not None:
         text = counting_text(counting.to_json())
@@ -390,6 +431,7 @@ def load_inputs(study: Study, timer: Timer, *, force: bool = False) -> Inputs:
         cache_key=key,
         cache_reused=reused,
         counting=counting,
+        transitions=pairs,
     )
 
 
@@ -411,6 +453,7 @@ def compute(study: Study, inputs: Inputs, timer: Timer | None = None) -> Results
     with_zones = balance_model.extensions_last(with_zones)
     zones = zoning.zoning_table(table, basis=study.zoning.basis, **rule)
     return Results(
+        transitions=land_use_change(study, inputs),
         study=study,
         landuse_areas=inputs.landuse_areas,
         balance=with_zones,
@@ -446,6 +489,28 @@ def zone_uncertainty(study: Study, inputs: Inputs, zones: pd.DataFrame) -> pd.Da
         basis=study.zoning.basis,
         rule=zoning_rule(study),
         zones=zones,
+    )
+
+
+def land_use_change(study: Study, inputs: Inputs) -> Transitions | None:
+    """The transition tables of a study, or ``None`` when no year pair was counted."""
+    raw = inputs.transitions
+    if raw is None or raw.empty:
+        return None
+    coefficients = study.coefficients
+    codes = transition_model.code_transitions(
+        raw,
+        study_scheme(study).classes,
+        coefficients.sink_t_per_ha,
+        coefficients.sink_t_per_ha_by_code,
+    )
+    classes = transition_model.class_transitions(codes)
+    pairs = transition_model.year_pairs_of(raw)
+    return Transitions(
+        codes=codes,
+        classes=classes,
+        dynamics=transition_model.dynamics(inputs.landuse_areas, pairs),
+        summary=transition_model.summary(classes),
     )
 
 

@@ -78,9 +78,9 @@ def code_transitions(
         nodata = frame[f"code_{side}"] == NODATA_CODE
         frame[f"sink_{side}_t_per_ha"] = coefficient.where(~nodata, np.nan)
     # (t/ha − t/ha) × ha = t CO₂ per year more (positive) or less (negative) taken up
-    frame["sink_change_t"] = (
-        frame["sink_to_t_per_ha"] - frame["sink_from_t_per_ha"]
-    ) * frame["area_ha"]
+    frame["sink_change_t"] = (frame["sink_to_t_per_ha"] - frame["sink_from_t_per_ha"]) * frame[
+        "area_ha"
+    ]
     order = ["unit", *PAIR, "code_from", "code_to"]
     return frame.sort_values(order, ignore_index=True)[TRANSITION_TABLE_COLUMNS]
 

@@ -449,8 +449,10 @@ def write_geopackage(
     maps: MapSettings | None = None,
     zoning_settings: ZoningSettings | None = None,
     uncertainty: pd.DataFrame | None = None,
+    extra_tables: Mapping[str, tuple[pd.DataFrame, str]] | None = None,
 ) -> None:
-    """Write the whole GeoPackage to ``path``.
+    """Write the whole GeoPackage to ``path``; ``extra_tables`` (name -> (frame,
+    description)) are added as attribute tables (the land-use transitions).
 
     It is built beside ``path`` under a ``.gpkg`` name (GDAL wants the extension) and renamed
     to ``path`` when complete, so ``path`` may be a staging name such as ``.x.gpkg.123.tmp``.
@@ -491,6 +493,7 @@ def write_geopackage(
                 sld("zone_stability", "modal_zone", zones),
             )
         tables = attribute_tables(balance, landuse_areas, coefficients, uncertainty)
+        tables |= dict(extra_tables or {})
         for name, (frame, description) in tables.items():
             _write_layer(work, frame, name, f"{study_name}: {description}.{note}")
             overrides = COEFFICIENT_ALIASES if name == "coefficients" else None
@@ -559,6 +562,7 @@ def stage_geopackage(
     zoning: pd.DataFrame,
     landuse_areas: pd.DataFrame,
     uncertainty: pd.DataFrame | None = None,
+    extra_tables: Mapping[str, tuple[pd.DataFrame, str]] | None = None,
 ) -> None:
     """Stage ``data/processed/carbon_balance.gpkg`` with the run's other outputs."""
     provenance = study_provenance(study)
@@ -576,5 +580,6 @@ def stage_geopackage(
             maps=study.maps,
             zoning_settings=study.zoning,
             uncertainty=uncertainty,
+            extra_tables=extra_tables,
         ),
     )

@@ -39,6 +39,25 @@ COLUMN_NAMES_ZH: dict[str, str] = {
     "zone_zh": "碳平衡分区",
     "zone_en": "碳平衡分区(英文)",
     "class_zh": "一级地类(中文)",
+    "year_from": "起始年份",
+    "year_to": "终止年份",
+    "code_from": "转出地类代码",
+    "class_from": "转出地类",
+    "code_to": "转入地类代码",
+    "class_to": "转入地类",
+    "sink_from_t_per_ha": "转出地类碳汇系数(t/hm²)",
+    "sink_to_t_per_ha": "转入地类碳汇系数(t/hm²)",
+    "sink_change_t": "碳汇变化(t)",
+    "period_years": "间隔年数",
+    "area_from_ha": "起始面积(hm²)",
+    "area_to_ha": "终止面积(hm²)",
+    "change_ha": "面积变化(hm²)",
+    "single_dynamic_degree_pct_per_year": "单一土地利用动态度(%/a)",
+    "land_ha": "两年均有效面积(hm²)",
+    "changed_ha": "转移面积(hm²)",
+    "comprehensive_dynamic_degree_pct_per_year": "综合土地利用动态度(%/a)",
+    "gained_from_nodata_ha": "由无数据转入(hm²)",
+    "lost_to_nodata_ha": "转为无数据(hm²)",
 }
 
 
@@ -90,6 +109,58 @@ COLUMN_INFO: dict[str, ColumnInfo] = {
     "zone_zh": ColumnInfo("", None, "碳平衡分区名称 / zone name (Chinese)"),
     "zone_en": ColumnInfo("", None, "碳平衡分区英文名 / zone name (English)"),
     "class_zh": ColumnInfo("", None, "一级地类中文名 / land class (Chinese)"),
+    "year_from": ColumnInfo("", None, "转移的起始年份 / earlier year of the transition"),
+    "year_to": ColumnInfo("", None, "转移的终止年份 / later year of the transition"),
+    "code_from": ColumnInfo(
+        "", None, "起始年份的地类代码 (-1 = 无数据) / code in the earlier year (-1 = nodata)"
+    ),
+    "class_from": ColumnInfo(
+        "", None, "起始年份的一级地类 (nodata = 无数据) / class in the earlier year"
+    ),
+    "code_to": ColumnInfo(
+        "", None, "终止年份的地类代码 (-1 = 无数据) / code in the later year (-1 = nodata)"
+    ),
+    "class_to": ColumnInfo(
+        "", None, "终止年份的一级地类 (nodata = 无数据) / class in the later year"
+    ),
+    "sink_from_t_per_ha": ColumnInfo(
+        "t CO₂/hm²/a", 3, "起始地类的碳汇系数 / sink coefficient of the earlier code"
+    ),
+    "sink_to_t_per_ha": ColumnInfo(
+        "t CO₂/hm²/a", 3, "终止地类的碳汇系数 / sink coefficient of the later code"
+    ),
+    "sink_change_t": ColumnInfo(
+        "t CO₂/a",
+        1,
+        "碳汇变化 = (转入系数 − 转出系数) × 面积 (正值为碳汇增加；无数据为空) / "
+        "sink change = (coefficient_to − coefficient_from) × area (positive: more sink)",
+    ),
+    "period_years": ColumnInfo("a", None, "两年份之间的年数 T / years between the two years T"),
+    "area_from_ha": ColumnInfo("hm²", 1, "起始年份面积 U_a / area in the earlier year U_a"),
+    "area_to_ha": ColumnInfo("hm²", 1, "终止年份面积 U_b / area in the later year U_b"),
+    "change_ha": ColumnInfo("hm²", 1, "面积变化 U_b − U_a / area change U_b − U_a"),
+    "single_dynamic_degree_pct_per_year": ColumnInfo(
+        "%/a",
+        3,
+        "单一动态度 K = (U_b − U_a) / U_a / T × 100% / single dynamic degree K",
+    ),
+    "land_ha": ColumnInfo(
+        "hm²", 1, "两年均为有效数据的面积 Σ LU_i / land valid in both years Σ LU_i"
+    ),
+    "changed_ha": ColumnInfo(
+        "hm²", 1, "地类发生转移的面积 Σ ΔLU_i-j / land that changed class Σ ΔLU_i-j"
+    ),
+    "comprehensive_dynamic_degree_pct_per_year": ColumnInfo(
+        "%/a",
+        3,
+        "综合动态度 LC = Σ ΔLU_i-j / (2 Σ LU_i) / T × 100% / comprehensive dynamic degree LC",
+    ),
+    "gained_from_nodata_ha": ColumnInfo(
+        "hm²", 1, "起始年份无数据、终止年份有数据 / nodata earlier, land later"
+    ),
+    "lost_to_nodata_ha": ColumnInfo(
+        "hm²", 1, "起始年份有数据、终止年份无数据 / land earlier, nodata later"
+    ),
 }
 
 # zone_uncertainty ([uncertainty]): the modal zone, each zone's share, the 90 % intervals.

@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from pipeline.errors import InputError
 from pipeline.model.balance import BALANCE_COLUMNS
 from pipeline.outputs import report
+from pipeline.outputs import transitions as transition_outputs
 from pipeline.outputs import uncertainty as zone_uncertainty
 from pipeline.outputs.classes import study_classes
 from pipeline.outputs.figures import emission_sink_figure, plot_eec_sec, plot_landuse_bars
@@ -45,8 +46,9 @@ SVG_FONTTYPE = {"paths": "path", "text": "none"}
 
 
 def figure_kind(stem: str) -> str:
-    """``"chart"`` for the scatter and bar charts, ``"map"`` for every map."""
-    return "chart" if stem in CHART_STEMS else "map"
+    """``"chart"`` for the scatter and bar charts and the class flows, ``"map"`` for maps."""
+    flows = stem.startswith(transition_outputs.FLOW_STEM + "_")
+    return "chart" if stem in CHART_STEMS or flows else "map"
 
 
 def footnote_text(
@@ -203,6 +205,9 @@ def figures(study: Study, tables: MapTables) -> Iterator[tuple[str, Figure]]:
             language,
             study.coefficients.sink_t_per_ha_by_code,
         ),
+    )
+    yield from transition_outputs.figures(
+        study.name, tables.transitions, tables.units, language=language, labels=settings.labels
     )
 
 

@@ -22,6 +22,7 @@ from fontTools.ttLib import TTFont
 
 from pipeline.model.balance import class_areas
 from pipeline.model.constants import CLASS_NAMES_ZH, T_PER_10K_T, ZONE_NAMES_EN, ZONE_NAMES_ZH
+from pipeline.outputs import transitions as transition_outputs
 from pipeline.outputs import uncertainty as zone_uncertainty
 from pipeline.outputs.fonts import cjk_font_path
 from pipeline.outputs.labels import COLUMN_NAMES_ZH, INDICATORS, TEXT
@@ -202,6 +203,9 @@ def landuse_html(landuse_areas: pd.DataFrame) -> str:
 def figure_titles(stem: str, study_name: str) -> tuple[str, str]:
     """The figure's title in Chinese and English, from its file stem (``balance_2015``)."""
     zh, en = TEXT["zh"], TEXT["en"]
+    transition_titles = transition_outputs.figure_titles(stem, study_name)
+    if transition_titles is not None:
+        return transition_titles
     stem_part, _, year = stem.rpartition("_")
     if not (year.isdigit() and len(year) == 4):
         stem_part, year = stem, ""
@@ -226,7 +230,10 @@ def figure_alt(stem: str, study_name: str, units: int) -> str:
     """What the figure shows, for readers who cannot see it (``alt`` text)."""
     title_zh, title_en = figure_titles(stem, study_name)
     stem_part = stem.rpartition("_")[0] if stem[-4:].isdigit() else stem
-    if stem_part == "zoning":
+    transition_alt = transition_outputs.figure_alt(stem, units)
+    if transition_alt is not None:
+        what = transition_alt
+    elif stem_part == "zoning":
         what = f"Map of the {units} units coloured by carbon-balance zone, with legend"
     elif stem_part == zone_uncertainty.STABILITY_STEM:
         what = (
@@ -243,7 +250,11 @@ def figure_alt(stem: str, study_name: str, units: int) -> str:
 
 
 def images_html(
-    images: Mapping[str, bytes], study_name: str, units: int, link_format: str = "png"
+    images: Mapping[str, bytes],
+    study_name: str,
+    units: int,
+    link_format: str = "png",
+    start: int = 1,
 ) -> str:
     """Every figure, one per row at the page's width, opening its full-size file on click.
 
@@ -251,7 +262,7 @@ def images_html(
     ``maps/<stem>.<link_format>`` beside ``data/`` (the link works where the run wrote it).
     """
     figures = []
-    for number, (stem, png) in enumerate(images.items(), start=1):
+    for number, (stem, png) in enumerate(images.items(), start=start):
         data = base64.b64encode(png).decode("ascii")
         title_zh, title_en = figure_titles(stem, study_name)
         full = f"../../maps/{html.escape(stem)}.{link_format}"
@@ -306,6 +317,8 @@ def report_html(
             "</p>"
         )
     units = int(tables.balance["unit"].nunique())
+    flows = {s: png for s, png in images.items() if transition_outputs.is_transition_stem(s)}
+    maps = {s: png for s, png in images.items() if s not in flows}
     sections = [
         ("inputs", "Inputs 输入", inputs_html(study, tables.counting)),
         ("zoning", "Zoning 碳平衡分区", zoning_html(tables.zoning)),
@@ -314,10 +327,16 @@ def report_html(
         content = zone_uncertainty.uncertainty_html(study, tables.uncertainty, table_html)
         sections.append(("uncertainty", "Uncertainty of the zoning 分区不确定性", content))
     sections += [
-        ("maps", "Maps 图件", images_html(images, study.name, units, link_format)),
+        ("maps", "Maps 图件", images_html(maps, study.name, units, link_format)),
         ("balance", "Carbon balance 碳收支", balance_html(tables.balance)),
         ("landuse", "Land use 土地利用 (ha)", landuse_html(tables.landuse_areas)),
     ]
+    flow_figures = images_html(flows, study.name, units, link_format, start=len(maps) + 1)
+    transitions = transition_outputs.report_section(
+        tables.transitions, flow_figures, study.maps.language
+    )
+    if transitions is not None:
+        sections.append(("transitions", "Land-use transitions 土地利用转移", transitions))
     reproduction = reproduction_html(tables.reproduction_markdown)
     if reproduction is not None:
         sections.append(

@@ -46,6 +46,7 @@ class MapTables:
     reproduction_markdown: str | None = None
     counting: Mapping[str, Any] | None = None  # run.json's "zonal": mode and grid per year
     uncertainty: pd.DataFrame | None = None  # zone_uncertainty ([uncertainty] only)
+    transitions: Any = None  # api.Transitions: land-use change between the years, if counted
 
 
 def counting_text(counting: Mapping[str, Any]) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.outputs import tables as table_outputs
+from pipeline.outputs import transitions as transition_outputs
 from pipeline.outputs.manifest import run_manifest
 from pipeline.outputs.provenance import GENERATOR, study_provenance
 from pipeline.outputs.staging import StagedOutputs
@@ -32,6 +33,8 @@ class CacheEntry:
     areas: pd.DataFrame | None
     reused: bool
     counting_path: str | None = None  # the sidecar with the counting mode and grid per year
+    transitions: pd.DataFrame | None = None  # pixel pairs counted in the same pass
+    transitions_path: str | None = None
 
     def manifest(self) -> dict[str, object]:
         """The ``landuse_cache`` entry of run.json."""
@@ -56,6 +59,7 @@ def write_outputs(
     sheets = table_outputs.balance_sheets(
         tables.landuse_areas, tables.balance, tables.zoning, tables.uncertainty
     )
+    sheets |= transition_outputs.sheets_of(tables.transitions)
     with StagedOutputs(study.output_dir) as staged:
         for relative, frame in table_outputs.iter_csv_outputs(sheets):
             staged.write_csv(relative, frame)
@@ -80,12 +84,16 @@ def write_outputs(
                 staged, study, units=tables.units, balance=tables.balance,
                 zoning=tables.zoning, landuse_areas=tables.landuse_areas,
                 uncertainty=tables.uncertainty,
+                extra_tables=transition_outputs.geopackage_tables(tables.transitions),
             )  # fmt: skip
         if cache_entry is not None and not cache_entry.reused and cache_entry.areas is not None:
             body = cache_entry.areas.to_csv(index=False)  # verified by zonal.cache on reuse
             staged.write_text(cache_entry.relative_path, checksummed_text(body))
             if cache_entry.counting_path is not None and tables.counting is not None:
                 staged.write_json(cache_entry.counting_path, tables.counting)
+            if cache_entry.transitions_path is not None and cache_entry.transitions is not None:
+                body = cache_entry.transitions.to_csv(index=False)
+                staged.write_text(cache_entry.transitions_path, checksummed_text(body))
         if study.output.maps:
             from pipeline.outputs import render  # matplotlib only when drawing
 

@@ -197,10 +197,22 @@ def _count_pair(
     boxes = job.pixel_boxes
     chunks = [
         _count_exact_pair_unit(
-            i + 1, job.edges[i], int(boxes[i, 0]), int(boxes[i, 2]), data_a, data_b,
-            row_start, col_start, nodata_a, has_a, nodata_b, has_b, row_area, job.n_bins,
+            i + 1,
+            job.edges[i],
+            int(boxes[i, 0]),
+            int(boxes[i, 2]),
+            data_a,
+            data_b,
+            row_start,
+            col_start,
+            nodata_a,
+            has_a,
+            nodata_b,
+            has_b,
+            row_area,
+            job.n_bins,
             job.track_area,
-        )  # fmt: skip
+        )
         for i in inside
     ]
     return np.concatenate(chunks) if chunks else np.zeros((0, 5))

@@ -20,6 +20,7 @@ some unit's pixels (coarse rasters such as RESDC's 1 km product), ``centre`` oth
 
 from __future__ import annotations
 
+import itertools
 import sys
 import time
 from collections.abc import Mapping
@@ -150,7 +151,7 @@ def group_by_grid(infos: Mapping[int, RasterInfo]) -> list[list[int]]:
 def year_pairs(years: list[int] | set[int]) -> list[tuple[int, int]]:
     """Consecutive study years, then first -> last when there are more than two years."""
     ordered = sorted(years)
-    pairs = list(zip(ordered, ordered[1:], strict=False))
+    pairs = list(itertools.pairwise(ordered))
     if len(ordered) > 2:
         pairs.append((ordered[0], ordered[-1]))
     return pairs
@@ -253,10 +254,8 @@ class _Collected:
             unit_ids = rows[:, 0].astype(np.int64) - 1
             codes = rows[:, 1:3].astype(np.int64)
             codes[codes == job.n_bins] = NODATA_CODE
-            if job.track_area:
-                area_m2 = rows[:, 4]
-            else:
-                area_m2 = rows[:, 3] * job.row_area_m2[0]  # pixels × m² per pixel
+            # geographic grids sum each row's m²; projected ones: pixels × m² per pixel
+            area_m2 = rows[:, 4] if job.track_area else rows[:, 3] * job.row_area_m2[0]
             self.transitions.append(
                 pd.DataFrame(
                     {
