@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import geopandas as gpd
+import matplotlib as mpl
 import numpy as np
 import pandas as pd
 import pytest
@@ -112,8 +113,6 @@ def test_report_section(demo: Study) -> None:
 def test_zone_stability_map(demo: Study, tmp_path: Path, table: pd.DataFrame) -> None:
     rows = dict(stability.stability_rows(table, demo.zoning.basis))
     assert list(rows) == ["zone_stability"]
-    import matplotlib as mpl
-
     with mpl.rc_context(cjk_rc()):
         ax = stability.plot_zone_stability(read_units(demo), rows["zone_stability"])
         hatches = {patch.get_hatch() for collection in ax.collections
@@ -155,3 +154,19 @@ def test_without_uncertainty_nothing_changes(toy_study: Callable[..., Path]) -> 
     settings = json.loads(written["run.json"].read_text(encoding="utf-8"))["settings"]
     assert settings["uncertainty"] is None
     assert "uncertainty" not in json.loads(written["run.json"].read_text())["timings_s"]
+
+
+def test_basis_year_draws_one_stability_map_per_year(tmp_path: Path) -> None:
+    extra = UNCERTAIN.replace("[zoning]\n", '[zoning]\nbasis = "year"\n').replace(
+        "draws = 400", "draws = 50"
+    )
+    study = write_demo_tables(tmp_path, extra)
+    tables = render.read_tables(study, read_units(study))
+    assert tables.uncertainty is not None
+    assert len(tables.uncertainty) == 10  # one row per unit and year, each year its own zone
+    with mpl.rc_context(cjk_rc()):
+        stems = [stem for stem, _ in render.figures(study, tables)]
+    assert {"zone_stability_2015", "zone_stability_2020"} <= set(stems)
+    assert stems.index("zone_stability_2015") == stems.index("zoning_2020") + 1
+    title_zh, title_en = report.figure_titles("zone_stability_2020", study.name)
+    assert title_zh == "贵阳市碳平衡分区：分区稳定性 2020" and "Zone stability 2020" in title_en
