@@ -244,9 +244,11 @@ def group_shares(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
     """xᵢ / Σx with the sum over the entries of the same group (year) along the last axis."""
     shares = np.empty_like(values, dtype=float)
     for group in np.unique(groups):
-        members = groups == group
-        part = values[..., members]
-        shares[..., members] = part / part.sum(axis=-1, keepdims=True)
+        members = np.flatnonzero(groups == group)
+        contiguous = members[-1] - members[0] + 1 == len(members)  # rows sorted by group
+        index = slice(members[0], members[-1] + 1) if contiguous else members  # a view, no copy
+        part = values[..., index]
+        shares[..., index] = part / part.sum(axis=-1, keepdims=True)
     return shares
 
 
