@@ -22,7 +22,7 @@ from pipeline.errors import InputError, PipelineWarning
 from pipeline.inputs.encodings import shapefile_hint
 from pipeline.inputs.names import describe_unmatched, normalise_name
 from pipeline.model.constants import SQUARE_M_PER_HA
-from pipeline.runtime.files import atomic_path
+from pipeline.runtime.files import atomic_path, refuse_non_file
 
 if TYPE_CHECKING:
     from pipeline.study.settings import BoundarySettings
@@ -129,6 +129,10 @@ def read_unit_layer(
 
 
 def _check_layer(path: Path, layer: str | None) -> str:
+    refuse_non_file(path, folder_ok=True)  # (a folder: a File Geodatabase, Shapefiles)
+    if path.suffix.lower() == ".shp":
+        for sidecar in SHAPEFILE_SIDECARS[1:]:
+            refuse_non_file(path.with_suffix(sidecar), folder_ok=True)
     if not path.exists():
         raise InputError(path, "file not found")
     try:

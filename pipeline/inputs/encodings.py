@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from pipeline.errors import InputError
+from pipeline.runtime.files import refuse_non_file
 
 TEXT_ENCODINGS = ("utf-8-sig", "gb18030")
 """Tried in order for CSV inputs: UTF-8 (BOM optional), then GB18030 (a superset of GBK)."""
@@ -76,6 +77,7 @@ def read_chinese_text(path: Path) -> tuple[str, str]:
     InputError
         When the file cannot be read or is in neither encoding.
     """
+    refuse_non_file(path)
     try:
         data = Path(path).read_bytes()
     except OSError as error:

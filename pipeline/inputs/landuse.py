@@ -24,6 +24,7 @@ from pipeline.errors import InputError
 from pipeline.inputs.encodings import read_chinese_text
 from pipeline.inputs.names import normalise_name
 from pipeline.model.constants import BUILTIN_SCHEMES, LAND_CLASSES
+from pipeline.runtime.files import refuse_non_file
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +100,7 @@ def read_scheme(path: Path) -> Scheme:
 
     Optional columns ``name_zh`` and ``name_en`` give the class names per code.
     """
+    refuse_non_file(path)
     try:
         table = pd.read_csv(path, dtype=str, encoding="utf-8-sig", keep_default_na=False)
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:

@@ -26,6 +26,7 @@ from affine import Affine
 from pyproj import CRS, Geod
 
 from pipeline.errors import InputError
+from pipeline.runtime.files import refuse_non_file
 
 SUPPORTED_FORMATS: dict[str, str] = {
     ".tif": "GeoTIFF",
@@ -79,6 +80,7 @@ def gdal_path(path: str | Path) -> str:
         archive holding no raster or several.
     """
     path = Path(path)
+    refuse_non_file(path, folder_ok=True)
     if path.is_dir():
         if (path / "hdr.adf").is_file():
             return str(path)

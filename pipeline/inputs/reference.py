@@ -10,6 +10,7 @@ import pandas as pd
 from pipeline.errors import InputError
 from pipeline.inputs.encodings import read_chinese_text
 from pipeline.inputs.names import normalise_name
+from pipeline.runtime.files import refuse_non_file
 
 TEXT_COLUMNS = ("unit", "eec_level", "sec_level", "zone", "zone_zh")
 """Columns of a reference table that hold words; every other column must hold numbers."""
@@ -18,6 +19,7 @@ TEXT_COLUMNS = ("unit", "eec_level", "sec_level", "zone", "zone_zh")
 def read_reference(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
     """Read a reference CSV (UTF-8 or GBK), checking that ``columns`` are present and that
     the numeric ones hold numbers (each bad cell named by row and column); units normalised."""
+    refuse_non_file(path)
     text, _encoding = read_chinese_text(path)
     try:
         table = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
@@ -45,6 +47,7 @@ def _numbers(cells: pd.Series, column: str, problems: list[str]) -> pd.Series:
 
 def read_notes(path: Path) -> str:
     """A reference's notes file (Markdown) as text: UTF-8, else GBK; binary data refused."""
+    refuse_non_file(path)
     try:
         text, _encoding = read_chinese_text(path)
     except InputError:

@@ -26,6 +26,7 @@ import pandas as pd
 from pipeline.errors import InputError, limit, limit_hint, problems_shown
 from pipeline.inputs.encodings import ENCODING_NAMES, read_chinese_text
 from pipeline.inputs.names import normalise_name, unmatched_problems
+from pipeline.runtime.files import refuse_non_file
 
 REQUIRED_COLUMNS = ("unit", "year", "population_10k", "gdp_100m_yuan")
 ENERGY_TOTAL = "energy_tce"
@@ -114,6 +115,7 @@ def read_statistics(path: Path, *, sheet: str | None = None) -> RawTable:
     Excel workbooks are read from ``sheet`` or the first sheet.
     """
     path = Path(path)
+    refuse_non_file(path)
     suffix = path.suffix.lower()
     if suffix == ".xls":
         raise InputError(

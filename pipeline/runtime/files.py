@@ -5,11 +5,45 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import stat
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from pipeline.errors import OutputError
+from pipeline.errors import InputError, OutputError
+
+_SPECIAL_KINDS = (
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def special_file_kind(path: str | Path) -> str | None:
+    """What ``path`` is (after symbolic links) when it is neither a regular file nor a folder:
+    ``"a FIFO (named pipe)"``, ``"a socket"``, ``"a character device"`` (``/dev/zero``) or
+    ``"a block device"``; ``None`` for regular files, folders and missing paths. Found with
+    one ``stat``, without opening the file (opening a FIFO blocks)."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return None
+    return next((kind for test, kind in _SPECIAL_KINDS if test(mode)), None)
+
+
+def refuse_non_file(path: str | Path, *, folder_ok: bool = False) -> None:
+    """Raise an :class:`InputError` naming ``path`` when it is a FIFO, socket or device (a
+    read would block or never end) or, unless ``folder_ok``, a folder; before any read."""
+    kind = special_file_kind(path)
+    if kind is not None:
+        raise InputError(
+            path,
+            f"not a regular file: it is {kind}, and reading it would never end; point the "
+            "study at the file itself",
+        )
+    if not folder_ok and Path(path).is_dir():
+        raise InputError(path, "is a folder, not a file; point the study at the file inside it")
 
 
 @contextlib.contextmanager
@@ -37,8 +71,10 @@ def sha256(path: Path) -> str:
     """SHA-256 of a file (or of every file under a folder, in sorted order).
 
     File checksums are remembered per (path, size, modification time) within a process, so
-    the cache key and the manifest hash a large raster once.
+    the cache key and the manifest hash a large raster once. A FIFO or device is refused
+    (:func:`refuse_non_file`), never read.
     """
+    refuse_non_file(path, folder_ok=True)
     if path.is_file():
         stat = path.stat()
         memo_key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)

@@ -27,9 +27,10 @@ from typing import Any
 
 import pandas as pd
 
+from pipeline.errors import OutputError
 from pipeline.inputs import boundaries, landuse, rasters
 from pipeline.inputs.boundaries import SHAPEFILE_SIDECARS
-from pipeline.runtime.files import sha256, verified_body
+from pipeline.runtime.files import sha256, special_file_kind, verified_body
 from pipeline.runtime.versions import pipeline_version
 from pipeline.study.settings import Study
 from pipeline.zonal.jobs import AREA_COLUMNS, TRANSITION_COLUMNS, Counting
@@ -105,9 +106,21 @@ def transitions_path(key: str) -> str:
     return f"{CACHE_FOLDER}/landuse_transitions_{key[:16]}.csv"
 
 
+def _refuse_special(path: Path) -> None:
+    """A FIFO or device at a cache file's name is refused, never opened (a read would block
+    for ever); a folder there is refused when the outputs are staged."""
+    kind = special_file_kind(path)
+    if kind is not None:
+        raise OutputError(
+            f"{path}: is {kind} where a cache file goes, not a file the pipeline wrote; delete "
+            "it, then run again (the earlier outputs were kept)"
+        )
+
+
 def load_counting(output_dir: Path, key: str) -> Counting | None:
     """The counting record of ``key``, or ``None`` when absent or unreadable."""
     path = output_dir / counting_path(key)
+    _refuse_special(path)
     try:
         return Counting.from_json(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
@@ -156,6 +169,8 @@ def load_areas(
     is not used: ``note`` receives a line saying so, and the areas are recomputed.
     """
     path = output_dir / relative_path(key)
+    for cache_file in (path, output_dir / counting_path(key), output_dir / transitions_path(key)):
+        _refuse_special(cache_file)
     if not path.is_file():
         return None
     table = _verified_table(path, AREA_COLUMNS, ("year", "code"))
