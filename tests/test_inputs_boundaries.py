@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pyogrio
 import pytest
 import rasterio.crs
@@ -16,6 +17,7 @@ from pipeline.errors import InputError, PipelineWarning
 from pipeline.inputs.boundaries import (
     areas_ha,
     check_overlaps,
+    overlap_candidates,
     read_unit_layer,
     read_units,
     write_units,
@@ -223,6 +225,46 @@ def test_overlaps_in_geographic_crs_are_measured_in_ha() -> None:
     units = frame([{"unit": "a", "geometry": square(0)}, {"unit": "b", "geometry": square(0)}])
     with pytest.raises(InputError, match=r"overlap by 100\.0\d ha"):
         check_overlaps(units.to_crs(4326))
+
+
+@pytest.mark.parametrize(
+    ("second", "overlap_m2"),
+    [
+        (shapely.box(X0 + 200, Y0 + 200, X0 + 400, Y0 + 400), 200.0 * 200.0),  # inside
+        (square(0), KM * KM),  # duplicate
+        (shapely.box(X0 + 999, Y0, X0 + 2000, Y0 + KM), 1.0 * KM),  # 1 m strip
+        (shapely.Polygon([(X0 + KM, Y0), (X0 + 2 * KM, Y0), (X0 + 2 * KM, Y0 + KM),
+                          (X0 + KM, Y0 + KM), (X0 + KM - 10, Y0 + KM / 2)]), 10.0 * KM / 2),
+    ],
+)  # fmt: skip
+def test_overlapping_pairs_are_candidates(second: shapely.Polygon, overlap_m2: float) -> None:
+    geoms = np.array([square(0), second, square(5)])
+    left, right = overlap_candidates(geoms)
+    assert list(zip(left.tolist(), right.tolist(), strict=True)) == [(0, 1)]
+    assert shapely.area(shapely.intersection(geoms[0], geoms[1])) == pytest.approx(overlap_m2)
+
+
+def test_a_clean_coverage_has_no_candidates() -> None:
+    grid = np.array([square(col, row) for col in range(4) for row in range(3)])
+    left, right = overlap_candidates(np.append(grid, [shapely.Polygon(), None]))
+    assert len(left) == len(right) == 0
+
+
+def test_candidates_hold_every_overlap_of_random_boxes() -> None:
+    """Against the brute force: every pair with a positive intersection area is a candidate."""
+    rng = np.random.default_rng(3)
+    corners = rng.uniform(0, 10 * KM, (60, 2))
+    sizes = rng.uniform(0.2 * KM, 2 * KM, (60, 2))
+    geoms = shapely.box(*(X0 + corners).T, *(X0 + corners + sizes).T)
+    left, right = overlap_candidates(geoms)
+    found = set(zip(left.tolist(), right.tolist(), strict=True))
+    overlapping = {
+        (i, j)
+        for i in range(len(geoms))
+        for j in range(i + 1, len(geoms))
+        if shapely.area(shapely.intersection(geoms[i], geoms[j])) > 0
+    }
+    assert overlapping and overlapping <= found
 
 
 def test_to_crs_of_grid_reprojects_the_units() -> None:

