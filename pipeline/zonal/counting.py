@@ -345,7 +345,7 @@ def _centre_spans(unit, edges, col_min, col_max, row_start, rows):
     ``[a, b)`` when ``floor(a + 0.5) <= x < floor(b + 0.5)``, i.e. its centre is inside.
     A horizontal edge lying exactly on a centre line is burnt too, as GDAL does. This is
     the arithmetic of GDAL's ``GDALdllImageFilledPolygon`` (which rasterstats uses) on
-    pixel coordinates computed like GDAL's inverse geotransform (see ``_pixel_edges``).
+    pixel coordinates computed like GDAL's inverse geotransform (see ``geometry.pixel_edges``).
     """
     row_stop = row_start + rows
     near = np.empty(edges.shape[0], np.int64)

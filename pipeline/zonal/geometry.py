@@ -59,11 +59,46 @@ def check_raster_coverage(
     PipelineWarning
         For units partly outside, with the covered share in %.
     """
-    extent = shapely.box(*raster_bounds)
-    area = units.geometry.area.to_numpy()
-    covered = units.geometry.intersection(extent).area.to_numpy()
-    share = np.divide(covered, area, out=np.zeros_like(area), where=area > 0)
-    names = units["unit"].tolist()
+    geometries = units.geometry.to_numpy()
+    _, share = clip_to_extent(geometries, raster_bounds)
+    return _report_coverage(units["unit"].tolist(), share, raster_bounds, raster_path)
+
+
+def clip_to_extent(
+    geometries: np.ndarray, bounds: tuple[float, float, float, float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The parts of ``geometries`` inside ``bounds`` and the covered share of each (0..1).
+
+    Units whose bounding box lies inside the extent are kept as they are (share 1): only
+    the units crossing the extent's edge are intersected with it.
+    """
+    b = shapely.bounds(geometries)
+    with np.errstate(invalid="ignore"):  # empty geometries have NaN bounds
+        inside = (
+            (b[:, 0] >= bounds[0])
+            & (b[:, 1] >= bounds[1])
+            & (b[:, 2] <= bounds[2])
+            & (b[:, 3] <= bounds[3])
+        )
+    clipped = geometries.copy()
+    share = np.ones(len(geometries))
+    crossing = np.flatnonzero(~inside)
+    if len(crossing):
+        parts = shapely.intersection(geometries[crossing], shapely.box(*bounds))
+        area = shapely.area(geometries[crossing])
+        covered = shapely.area(parts)
+        share[crossing] = np.divide(covered, area, out=np.zeros_like(area), where=area > 0)
+        clipped[crossing] = parts
+    return clipped, share
+
+
+def _report_coverage(
+    names: list[str],
+    share: np.ndarray,
+    raster_bounds: tuple[float, float, float, float],
+    raster_path: str | Path,
+) -> dict[str, float]:
+    """Raise for units wholly outside the raster, warn for those partly outside."""
     outside = [name for name, s in zip(names, share, strict=True) if s <= 0.0]
     if outside:
         raise InputError(
@@ -79,7 +114,7 @@ def check_raster_coverage(
             f"{raster_path}: units only partly inside the raster (covered share): "
             + ", ".join(partial),
             PipelineWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
     return {name: 100.0 * float(s) for name, s in zip(names, share, strict=True)}
 
@@ -91,10 +126,11 @@ def prepare_job(
     grid = next(iter(infos.values()))
     projected = to_crs_of_grid(units, grid.crs, raster_path=grid.path)
     bounds = _grid_bounds(grid)
-    with warnings.catch_warnings():  # shares of areas in degrees² are still right
-        warnings.filterwarnings("ignore", "Geometry is in a geographic CRS", UserWarning)
-        check_raster_coverage(projected, bounds, ", ".join(str(i.path) for i in infos.values()))
-    geometries = _clip_and_orient(projected.geometry.to_numpy(), bounds)
+    geometries = _valid(projected.geometry.to_numpy())
+    geometries, share = clip_to_extent(geometries, bounds)
+    paths = ", ".join(str(i.path) for i in infos.values())
+    _report_coverage(units["unit"].astype(str).tolist(), share, bounds, paths)
+    geometries = shapely.orient_polygons(geometries)  # shells counter-clockwise, holes clockwise
     chosen = _choose_mode(geometries, grid) if mode == "auto" else mode
     return GridJob(
         layers=tuple(_layer(year, info, nodata) for year, info in infos.items()),
@@ -104,12 +140,22 @@ def prepare_job(
         mode=chosen,
         geometries=geometries,
         pixel_boxes=_pixel_boxes(geometries, grid),
-        edges=tuple(_pixel_edges(g, grid) for g in geometries),
+        edges=pixel_edges(geometries, grid),
         row_area_m2=row_areas_m2(grid),
         track_area=bool(grid.crs.is_geographic),
         block_height=grid.block_height,
         block_width=grid.block_width,
     )
+
+
+def _valid(geometries: np.ndarray) -> np.ndarray:
+    """``make_valid`` applied to the invalid geometries only (reprojection can fold a ring)."""
+    invalid = np.flatnonzero(~shapely.is_valid(geometries))
+    if len(invalid) == 0:
+        return geometries
+    repaired = geometries.copy()
+    repaired[invalid] = shapely.make_valid(geometries[invalid])
+    return repaired
 
 
 def _layer(year: int, info: RasterInfo, nodata: int | None) -> Layer:
@@ -128,13 +174,6 @@ def _grid_bounds(info: RasterInfo) -> tuple[float, float, float, float]:
     xs = (t.c, t.c + t.a * info.width)
     ys = (t.f, t.f + t.e * info.height)
     return (min(xs), min(ys), max(xs), max(ys))
-
-
-def _clip_and_orient(geometries: np.ndarray, bounds: tuple[float, ...]) -> np.ndarray:
-    """Valid polygons inside the raster extent, shells counter-clockwise, holes clockwise."""
-    geometries = shapely.make_valid(geometries)
-    clipped = shapely.intersection(geometries, shapely.box(*bounds))
-    return shapely.orient_polygons(clipped)
 
 
 def _pixel_boxes(geometries: np.ndarray, info: RasterInfo) -> np.ndarray:
@@ -157,11 +196,13 @@ def _pixel_boxes(geometries: np.ndarray, info: RasterInfo) -> np.ndarray:
     return boxes.astype(np.int64)
 
 
-def _pixel_edges(geometry: shapely.Geometry, info: RasterInfo) -> np.ndarray:
-    """Polygon edges in pixel coordinates (col, row), as rows of x0, y0, x1, y1."""
-    rings = shapely.get_rings(shapely.get_parts(geometry))
-    if len(rings) == 0:
-        return np.zeros((0, 4))
+def pixel_edges(geometries: np.ndarray, info: RasterInfo) -> tuple[np.ndarray, ...]:
+    """Polygon edges of each unit in pixel coordinates (col, row), as rows of x0, y0, x1, y1.
+
+    All units at once: one array of ring coordinates, split per unit at the end.
+    """
+    parts, unit_of_part = shapely.get_parts(geometries, return_index=True)
+    rings, part_of_ring = shapely.get_rings(parts, return_index=True)
     coords, ring_of = shapely.get_coordinates(rings, return_index=True)
     t = info.transform
     # GDAL's inverse geotransform, term for term, so pixel centres lying on an edge fall on
@@ -169,9 +210,12 @@ def _pixel_edges(geometry: shapely.Geometry, info: RasterInfo) -> np.ndarray:
     cols = (-t.c / t.a + coords[:, 0] * (1.0 / t.a)).clip(0, info.width)
     rows = (-t.f / t.e + coords[:, 1] * (1.0 / t.e)).clip(0, info.height)
     same_ring = ring_of[:-1] == ring_of[1:]
-    return np.column_stack(
+    edges = np.column_stack(
         [cols[:-1][same_ring], rows[:-1][same_ring], cols[1:][same_ring], rows[1:][same_ring]]
     )
+    unit_of_edge = unit_of_part[part_of_ring[ring_of[:-1][same_ring]]]
+    stops = np.searchsorted(unit_of_edge, np.arange(1, len(geometries)))
+    return tuple(np.split(edges, stops))
 
 
 def _choose_mode(geometries: np.ndarray, info: RasterInfo) -> str:
