@@ -469,3 +469,28 @@ def test_counting_record_round_trip_and_refusals() -> None:
     for record in bad:
         with pytest.raises(ValueError, match=r"counting|mode|grid"):
             Counting.from_json(record)
+
+
+def test_kernels_load_without_scipy_linalg_which_still_imports_after() -> None:
+    """A fresh interpreter: the kernels load with scipy.linalg hidden, then it imports."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, gc\n"
+        "from pipeline.zonal.counting import load_kernels, _centre_spans\n"
+        "load_kernels()\n"
+        "assert 'scipy.linalg' not in sys.modules, 'scipy.linalg was imported'\n"
+        "assert gc.isenabled()\n"
+        "import numpy as np\n"
+        "edges = np.array([[0.0, 0.0, 3.0, 0.0], [3.0, 0.0, 3.0, 2.0], [3.0, 2.0, 0.0, 0.0]])\n"
+        "print(_centre_spans(7, edges, 0, 3, 0, 2).tolist())\n"
+        "import scipy.linalg\n"
+        "print(float(scipy.linalg.det(np.eye(2) * 2)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    # row 0 (centre line y = 0.5): the edge (0,0)-(3,2) is at x = 0.75, the right side at 3:
+    # centres 1.5 and 2.5 are inside -> columns 1, 2; row 1 (y = 1.5): x = 2.25 -> column 2
+    assert done.stdout.split("\n")[:2] == ["[[7, 0, 1, 3], [7, 1, 2, 3]]", "4.0"]

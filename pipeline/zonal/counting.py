@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import math
+import sys
+import threading
 from collections.abc import Mapping
 
 import numpy as np
@@ -33,6 +36,7 @@ def count_rows(
 
     Only the columns spanned by units meeting these rows are read (whole file blocks).
     """
+    load_kernels()
     counts = empty_counts(job)
     boxes = job.pixel_boxes
     inside = np.flatnonzero((boxes[:, 1] < row_stop) & (boxes[:, 3] > row_start))
@@ -69,6 +73,48 @@ def count_rows(
         if owned:
             for dataset in datasets.values():
                 dataset.close()
+
+
+_kernels_lock = threading.Lock()
+_kernels_loaded = False
+
+
+def load_kernels() -> None:
+    """Load the numba kernels from numba's on-disk cache, once per process.
+
+    The first kernel call of a process initialises numba's CPU target, which imports all of
+    numba's NumPy support; one module of it (``numba.np.arraymath``) probes for a BLAS by
+    importing ``scipy.linalg`` (a third of the time), although the kernels use no linear
+    algebra. Called from the main thread (``run_grid`` does, before any strip thread),
+    ``scipy.linalg`` is hidden during that one call unless it is already imported, so the
+    probe fails fast (numba then uses its own loop for ``np.convolve``/``np.correlate``
+    inner products, which nothing here calls); it imports normally afterwards. The cyclic
+    garbage collector is paused meanwhile: numba creates some 10⁵ objects while loading,
+    which would trigger full collections over everything a run has imported.
+    """
+    global _kernels_loaded
+    if _kernels_loaded:
+        return
+    with _kernels_lock:
+        if _kernels_loaded:
+            return
+        hide_scipy = (
+            threading.current_thread() is threading.main_thread()
+            and "scipy.linalg" not in sys.modules
+        )
+        collecting = gc.isenabled()
+        gc.disable()
+        if hide_scipy:
+            sys.modules["scipy.linalg"] = None  # type: ignore[assignment]  # import fails
+        try:
+            square = np.array([[0.0, 0.0, 1.0, 0.0], [1.0, 0.0, 1.0, 1.0], [1.0, 1.0, 0.0, 0.0]])
+            _centre_spans(1, square, 0, 1, 0, 1)
+        finally:
+            if hide_scipy and sys.modules.get("scipy.linalg", 0) is None:
+                del sys.modules["scipy.linalg"]
+            if collecting:
+                gc.enable()
+        _kernels_loaded = True
 
 
 def _window_of(job: GridJob, inside: np.ndarray, row_start: int, row_stop: int) -> Window:

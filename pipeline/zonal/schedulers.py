@@ -11,7 +11,7 @@ from dataclasses import replace
 import rasterio
 
 from pipeline.errors import InputError
-from pipeline.zonal.counting import count_rows, open_layers
+from pipeline.zonal.counting import count_rows, load_kernels, open_layers
 from pipeline.zonal.jobs import (
     DASK_CONNECT_TIMEOUT_S,
     DASK_STRIPS_PER_TASK,
@@ -44,6 +44,8 @@ def _strips(job: GridJob) -> list[tuple[int, int]]:
 def run_grid(job: GridJob, scheduler: str, show_progress: bool) -> dict[int, Counts]:
     """Count every year of one grid; retried with more bins if codes exceed 255."""
     strips = _strips(job)
+    if scheduler == "single":
+        load_kernels()  # here, in the main thread, before the strip threads start
     while True:
         with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
             runner = _run_single if scheduler == "single" else _run_dask
