@@ -170,3 +170,20 @@ def test_basis_year_draws_one_stability_map_per_year(tmp_path: Path) -> None:
     assert stems.index("zone_stability_2015") == stems.index("zoning_2020") + 1
     title_zh, title_en = report.figure_titles("zone_stability_2020", study.name)
     assert title_zh == "贵阳市碳平衡分区：分区稳定性 2020" and "Zone stability 2020" in title_en
+
+
+def test_a_wide_region_keeps_the_map_box_so_legends_do_not_stack() -> None:
+    import shapely
+
+    boxes = [shapely.box(105 + i * 0.8, 26, 105.8 + i * 0.8, 26.6) for i in range(8)]
+    units = gpd.GeoDataFrame({"unit": [f"测试{i}县" for i in range(8)]}, geometry=boxes, crs=4326)
+    rows = pd.DataFrame({"unit": units["unit"], "modal_zone": ZONES[0], "modal_probability": 1.0})
+    with mpl.rc_context(cjk_rc()):
+        ax = stability.plot_zone_stability(units, rows, labels="none")
+        laid_out = ax.get_position(original=True).bounds
+        ax.apply_aspect()
+        np.testing.assert_allclose(ax.get_position().bounds, laid_out, atol=1e-6)
+        first, second = _legends(ax.figure)
+        ax.figure.draw_without_rendering()
+        upper, lower = (legend.get_window_extent() for legend in (first, second))
+        assert lower.y1 < upper.y0  # the certainty legend lies below the zone legend

@@ -93,11 +93,32 @@ def plot_zone_stability(
         part.plot(ax=ax, facecolor="none", edgecolor=OUTLINE, linewidth=width,
                   hatch=certainty.hatch or None)  # fmt: skip
     frame_map(ax, frame)
+    fill_box(ax)
     shares = {row.unit: f"{row.modal_probability:.0%}" for row in drawn.itertuples()}
     label_units(ax, frame, shares, mode=labels)
     _legends(ax, language)
     text = TEXT[language]
     return finish_map(ax, frame, title or text["stability"], language)
+
+
+def fill_box(ax: Axes) -> None:
+    """Widen the map's data limits to the axes box's shape, keeping the scale 1:1.
+
+    The legends, north arrow and scale bar are placed in fractions of the axes box; with
+    the default equal aspect a region much wider than the box would shrink the box and
+    stack them on one another. The region stays centred.
+    """
+    position = ax.get_position(original=True)  # the box as laid out, before the aspect
+    width_in, height_in = ax.figure.get_size_inches()
+    box_ratio = (position.height * height_in) / (position.width * width_in)
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    data_ratio = (y1 - y0) / (x1 - x0)
+    if data_ratio < box_ratio:  # too wide: more height
+        middle, half = (y0 + y1) / 2, (x1 - x0) * box_ratio / 2
+        ax.set_ylim(middle - half, middle + half)
+    else:  # too tall: more width
+        middle, half = (x0 + x1) / 2, (y1 - y0) / box_ratio / 2
+        ax.set_xlim(middle - half, middle + half)
 
 
 def _legends(ax: Axes, language: str) -> None:
