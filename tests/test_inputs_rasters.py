@@ -166,3 +166,70 @@ def test_projected_pixel_area_in_feet(tmp_path) -> None:
     )
     # (100 ft × 0.3048006 m/ft)² ≈ 929.03 m²
     assert rasters.pixel_area_m2(info) == pytest.approx(929.0341, rel=1e-5)
+
+
+def _empty_header(path: Path, width: int, height: int, crs: str = "EPSG:4326", **kw) -> Path:
+    """A sparse GeoTIFF: a header declaring ``width × height`` pixels and no pixel data."""
+    profile = {
+        "driver": "GTiff", "width": width, "height": height, "count": 1, "dtype": "uint8",
+        "crs": crs, "transform": rasterio.transform.from_origin(100, 30, 1e-4, 1e-4),
+        "nodata": 255, "BIGTIFF": "YES", "SPARSE_OK": "TRUE", **kw,
+    }  # fmt: skip
+    with rasterio.open(path, "w", **profile):
+        pass
+    return path
+
+
+def test_a_header_declaring_a_side_of_two_billion_pixels_is_refused(tmp_path) -> None:
+    """The issue's 24 KB geographic header (100 × 2·10⁹ px): refused from the header, before
+    the per-row cell areas (14.9 GiB) or a row of pixels are allocated."""
+    path = _empty_header(tmp_path / "lu.tif", 2_000_000_000, 100, blockysize=1)
+    assert path.stat().st_size < 30_000
+    with pytest.raises(InputError) as caught:
+        rasters.read_info(path)
+    assert str(caught.value).startswith(
+        f"{path}: declares 2000000000 × 100 = 2e+11 pixels: a side of 2000000000 pixels is "
+        "above the limit of 2000000"
+    )
+    assert "CARBON_ZONING_MAX_RASTER_SIDE" in str(caught.value)
+
+
+def test_a_header_of_a_million_by_a_million_pixels_is_refused(tmp_path) -> None:
+    path = _empty_header(tmp_path / "lu.tif", 1_000_000, 1_000_000, blockysize=10_000)
+    with pytest.raises(InputError, match=r"= 1e\+12 pixels, above the limit of 1e\+11") as caught:
+        rasters.read_info(path)
+    assert "CARBON_ZONING_MAX_RASTER_PIXELS" in str(caught.value)
+
+
+def test_more_pixels_than_the_file_could_hold_is_refused(tmp_path, monkeypatch) -> None:
+    path = _empty_header(tmp_path / "lu.tif", 100_000, 100_000, blockysize=1_000)
+    size = path.stat().st_size
+    with pytest.raises(InputError) as caught:
+        rasters.read_info(path)
+    assert str(caught.value).startswith(
+        f"{path}: declares 100000 × 100000 = 1e+10 pixels in a file of {size} bytes: "
+        f"{1e10 / size:.3g} pixels a byte, above the limit of 100000"
+    )
+    monkeypatch.setenv("CARBON_ZONING_MAX_PIXELS_PER_BYTE", str(10**10 // size + 1))
+    assert rasters.read_info(path).width == 100_000  # a sound sparse raster: raise the cap
+
+
+def test_a_national_30_m_raster_passes_the_caps() -> None:
+    """China's bounding box at 30 m (RESDC's national grid: about 167,000 × 133,000 pixels,
+    2.2·10¹⁰) in a compressed file of 1.5 GB, and a single-code tile set compressed with
+    ZSTD at its best (7,600 pixels a byte, measured on 8192² pixels in 512² tiles)."""
+    rasters._check_dimensions(Path("china_30m.tif"), 167_000, 133_000, 1_500_000_000)
+    rasters._check_dimensions(Path("china_30m_zstd.tif"), 167_000, 133_000, 22_210_000_000 // 7_600)
+
+
+def test_a_real_compressed_single_code_raster_is_read(tmp_path) -> None:
+    path = tmp_path / "one_code.tif"
+    profile = {
+        "driver": "GTiff", "width": 4096, "height": 4096, "count": 1, "dtype": "uint8",
+        "crs": "EPSG:32648", "transform": rasterio.transform.from_origin(0, 0, 30, 30),
+        "tiled": True, "blockxsize": 512, "blockysize": 512, "compress": "zstd",
+        "zstd_level": 22, "nodata": 255,
+    }  # fmt: skip
+    with rasterio.open(path, "w", **profile) as dataset:
+        dataset.write(np.full((4096, 4096), 21, np.uint8), 1)
+    assert rasters.read_info(path).width == 4096

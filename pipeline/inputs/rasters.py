@@ -25,7 +25,7 @@ import rasterio
 from affine import Affine
 from pyproj import CRS, Geod
 
-from pipeline.errors import InputError
+from pipeline.errors import InputError, limit, limit_hint
 from pipeline.runtime.files import refuse_non_file
 
 SUPPORTED_FORMATS: dict[str, str] = {
@@ -37,6 +37,19 @@ SUPPORTED_FORMATS: dict[str, str] = {
 }
 
 _RASTER_SUFFIXES = (".tif", ".tiff", ".img")
+
+MAX_PIXELS = 10**11
+"""Cap on a raster's declared pixels (``CARBON_ZONING_MAX_RASTER_PIXELS`` raises it). China at
+30 m is about 2·10¹⁰ pixels (its bounding box, nodata around it): five times that fits."""
+MAX_SIDE = 2_000_000
+"""Cap on a raster's width and height: the engine holds a few arrays of one row or one column
+(8 bytes a pixel), so a side of 2·10⁶ is 16 MB each; the whole Earth at 30 m is 1.3·10⁶
+pixels wide. ``CARBON_ZONING_MAX_RASTER_SIDE`` raises it."""
+MAX_PIXELS_PER_BYTE = 100_000
+"""Cap on declared pixels per byte of the file(s): DEFLATE, LZW and ZSTD tiles of a single
+code stay below ~10⁴ pixels a byte (every tile also costs 8–16 bytes of index), so a header
+declaring far more pixels than its file could hold is damaged or crafted (a 24 KB file
+declaring 2·10¹¹ pixels). ``CARBON_ZONING_MAX_PIXELS_PER_BYTE`` raises it."""
 
 
 def supported_formats_text() -> str:
@@ -147,6 +160,7 @@ def _info_from_dataset(path: Path, source: str, dataset: rasterio.DatasetReader)
         raise InputError(path, f"rotated grids are not supported; transform = {tuple(transform)}")
     if dataset.count != 1:
         raise InputError(path, f"expected one band of land-use codes, found {dataset.count} bands")
+    _check_dimensions(path, dataset.width, dataset.height, _file_bytes(path))
     return RasterInfo(
         path=path,
         gdal_path=source,
@@ -159,6 +173,48 @@ def _info_from_dataset(path: Path, source: str, dataset: rasterio.DatasetReader)
         block_height=int(dataset.block_shapes[0][0]),
         block_width=int(dataset.block_shapes[0][1]),
     )
+
+
+def _file_bytes(path: Path) -> int:
+    """Bytes on disk of a raster as given: the file, the zip archive or the GRID folder."""
+    path = path.parent if path.name.lower() == "hdr.adf" else path
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size
+
+
+def _check_dimensions(path: Path, width: int, height: int, size: int) -> None:
+    """Refuse declared dimensions no land-use raster has, before anything is allocated:
+    a side above :data:`MAX_SIDE`, more pixels than :data:`MAX_PIXELS`, or more pixels per
+    byte of the file (``size`` bytes) than :data:`MAX_PIXELS_PER_BYTE`; each message names
+    its cap."""
+    pixels = width * height
+    declared = f"declares {width} × {height} = {pixels:.3g} pixels"
+    side_cap = limit("CARBON_ZONING_MAX_RASTER_SIDE", MAX_SIDE)
+    if max(width, height) > side_cap:
+        raise InputError(
+            path,
+            f"{declared}: a side of {max(width, height)} pixels is above the limit of "
+            f"{side_cap} (the whole Earth at 30 m is 1.3·10⁶ pixels wide); a damaged header? "
+            f"Otherwise {limit_hint('CARBON_ZONING_MAX_RASTER_SIDE')}",
+        )
+    pixel_cap = limit("CARBON_ZONING_MAX_RASTER_PIXELS", MAX_PIXELS)
+    if pixels > pixel_cap:
+        raise InputError(
+            path,
+            f"{declared}, above the limit of {pixel_cap:.3g} (China at 30 m is about 2e+10); "
+            f"a damaged header? Otherwise {limit_hint('CARBON_ZONING_MAX_RASTER_PIXELS')}",
+        )
+    ratio_cap = limit("CARBON_ZONING_MAX_PIXELS_PER_BYTE", MAX_PIXELS_PER_BYTE)
+    hint = limit_hint("CARBON_ZONING_MAX_PIXELS_PER_BYTE")
+    if pixels > ratio_cap * max(size, 1):
+        raise InputError(
+            path,
+            f"{declared} in a file of {size} bytes: {pixels / max(size, 1):.3g} pixels a "
+            f"byte, above the limit of {ratio_cap} (compressed land-use tiles hold at most "
+            "~10⁴); the header is damaged or the file incomplete (a download cut short?). "
+            f"If the raster is sound (sparse tiles), {hint}",
+        )
 
 
 def pixel_area_m2(info: RasterInfo) -> float:
