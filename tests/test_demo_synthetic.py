@@ -210,3 +210,36 @@ def test_cli_demo(tmp_path: Path, vector_file: VectorFile, capsys) -> None:
     assert (tmp_path / "landuse_2015.tif").exists() and (tmp_path / "p.png").exists()
     assert main(["demo", "--out-dir", str(tmp_path / "empty")]) == 2
     assert "boundaries not found" in capsys.readouterr().err
+
+
+def test_demo_transition_matrix_shows_only_the_target_changes(
+    guiyang_rasters: list[Path],
+) -> None:
+    """Tabulated transitions: no code both loses and gains land in a unit, and the changed
+    area of each unit is the sum of the codes' net gains (of the tabulated areas, and of the
+    targets to within a pixel per code)."""
+    from pipeline import zonal
+
+    units = read_units(BOUNDARIES, layer="counties", unit_field="unit")
+    rasters = dict(zip((2015, 2020), guiyang_rasters, strict=True))
+    result = zonal.tabulate(units, rasters, mode="centre", transitions=True)
+    pairs = result.transitions
+    assert not (pairs[["code_from", "code_to"]] == -1).any().any()  # no nodata in the demo
+    changed = pairs[pairs["code_from"] != pairs["code_to"]]
+    losers = set(zip(changed["unit"], changed["code_from"], strict=True))
+    gainers = set(zip(changed["unit"], changed["code_to"], strict=True))
+    assert not losers & gainers
+    areas = result.areas.pivot_table(
+        index=["unit", "code"], columns="year", values="area_ha", fill_value=0.0
+    )
+    gains = (areas[2020] - areas[2015]).clip(lower=0).groupby("unit").sum()
+    moved = changed.groupby("unit")["area_ha"].sum().reindex(gains.index, fill_value=0.0)
+    pd.testing.assert_series_equal(moved, gains, check_names=False)
+    targets = read_targets(TARGETS).pivot_table(
+        index=["unit", "code"], columns="year", values="area_ha", fill_value=0.0
+    )
+    target_gains = (targets[2020] - targets[2015]).clip(lower=0).groupby("unit").sum()
+    pixel_ha = (TEST_PIXEL_M / 100) ** 2
+    codes = targets.groupby("unit").size()
+    assert ((moved - target_gains).abs() <= codes * pixel_ha).all()
+    assert (moved > 0).all()
