@@ -3,6 +3,7 @@ the tables, workbook sheets, GeoPackage tables, figures, report section and the 
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import matplotlib as mpl
@@ -166,5 +167,5 @@ def test_flow_figure_labels_do_not_overlap() -> None:
                 key=lambda box: box.y0,
             )  # fmt: skip
             assert len(boxes) == 6
-            for lower, upper in zip(boxes, boxes[1:], strict=False):
+            for lower, upper in itertools.pairwise(boxes):
                 assert lower.y1 <= upper.y0 + 0.5  # pixels

@@ -23,6 +23,7 @@ from pipeline.zonal.jobs import (
     GridJob,
     Layer,
     empty_counts,
+    merge_range,
 )
 
 
@@ -53,8 +54,9 @@ def count_rows(
         read: dict[int, tuple[np.ndarray, int, bool]] = {}
         for layer in job.layers:
             data, nodata_code, has_nodata = _read_codes(datasets[layer.source], window, layer)
-            if layer.year in paired:
+            if layer.year in paired:  # its areas are counted with its first pair
                 read[layer.year] = (data, nodata_code, has_nodata)
+                continue
             c = counts[layer.year]
             if spans is not None:
                 found = _count_spans(
@@ -65,9 +67,19 @@ def count_rows(
                 found = _count_exact_strip(job, window, inside, data, nodata_code, has_nodata, c)
             if found[0] <= found[1]:
                 c.out_of_range = [int(found[0]), int(found[1])]
+        counted: set[int] = set()
         for year_from, year_to in job.pairs:
-            chunk = _count_pair(job, window, inside, spans, read[year_from], read[year_to])
-            counts[year_from].transitions.setdefault(year_to, []).append(chunk)
+            earlier, later = counts[year_from], counts[year_to]
+            areas = (year_from not in counted, year_to not in counted)
+            counted |= {year_from, year_to}
+            chunk, found = _count_pair(
+                job, window, inside, spans, (read[year_from], read[year_to]),
+                (earlier, later), areas,
+            )  # fmt: skip
+            earlier.transitions.setdefault(year_to, []).append(chunk)
+            for c, low, high in ((earlier, found[0], found[1]), (later, found[2], found[3])):
+                if low <= high:
+                    c.out_of_range = merge_range(c.out_of_range, [int(low), int(high)])
         return counts
     finally:
         if owned:
@@ -224,22 +236,32 @@ def _count_pair(
     window: Window,
     inside: np.ndarray,
     spans: np.ndarray | None,
-    earlier: tuple[np.ndarray, int, bool],
-    later: tuple[np.ndarray, int, bool],
-) -> np.ndarray:
-    """Pixel pairs of two years of one strip: rows ``unit, bin_from, bin_to, pixels, area_m2``.
+    read: tuple[tuple[np.ndarray, int, bool], tuple[np.ndarray, int, bool]],
+    counts: tuple[Counts, Counts],
+    areas: tuple[bool, bool],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel pairs of two years of one strip, and (where ``areas`` says so) each year's areas.
 
-    The same pixels and weights as the areas (centre: the spans; exact: the coverage);
-    bin ``job.n_bins`` is nodata, pixels nodata in both years are left out.
+    Returns rows ``unit, bin_from, bin_to, pixels, area_m2`` (bin ``job.n_bins`` is nodata;
+    pixels nodata in both years are not rows but count as each year's nodata) and the
+    out-of-range ``low, high`` of each year. The same pixels and weights as the areas
+    (centre: the spans; exact: the coverage), so each raster window is looked at once.
     """
     row_start, col_start = int(window.row_off), int(window.col_off)
     row_area = job.row_area_m2[row_start : row_start + int(window.height)]
-    (data_a, nodata_a, has_a), (data_b, nodata_b, has_b) = earlier, later
+    (data_a, nodata_a, has_a), (data_b, nodata_b, has_b) = read
+    width = job.n_bins + 1
+    hist = np.zeros(width * width)
+    hist_m2 = np.zeros(width * width if job.track_area else 1)
+    seen_a, seen_b = np.zeros(width, np.bool_), np.zeros(width, np.bool_)
+    found = np.array([_HIGH, _LOW, _HIGH, _LOW], np.int64)
+    sums = (counts[0].pixels, counts[0].area_m2, counts[1].pixels, counts[1].area_m2)
     if spans is not None:
-        return _count_pair_spans(
+        out = _count_pair_spans(
             spans, data_a, data_b, col_start, nodata_a, has_a, nodata_b, has_b, row_area,
-            job.n_bins, job.track_area,
+            job.n_bins, job.track_area, hist, hist_m2, seen_a, seen_b, found, *sums, *areas,
         )  # fmt: skip
+        return out, found
     boxes = job.pixel_boxes
     chunks = [
         _count_exact_pair_unit(
@@ -258,78 +280,131 @@ def _count_pair(
             row_area,
             job.n_bins,
             job.track_area,
+            hist,
+            hist_m2,
+            seen_a,
+            seen_b,
+            found,
+            *sums,
+            *areas,
         )
         for i in inside
     ]
-    return np.concatenate(chunks) if chunks else np.zeros((0, 5))
+    return (np.concatenate(chunks) if chunks else np.zeros((0, 5))), found
+
+
+_HIGH = np.iinfo(np.int64).max
+_LOW = np.iinfo(np.int64).min
 
 
 @njit(nogil=True, cache=True)
-def _flush_pairs(unit, hist, hist_m2, touched, n_touched, width, out, n_out, track_area):
-    """Append the touched (from, to) sums of one unit to ``out`` and clear them."""
-    if n_out + n_touched > out.shape[0]:
-        grown = np.empty((max(2 * out.shape[0], n_out + n_touched), 5))
-        grown[:n_out] = out[:n_out]
-        out = grown
-    for t in range(n_touched):
-        key = touched[t]
-        out[n_out, 0] = unit
-        out[n_out, 1] = key // width
-        out[n_out, 2] = key % width
-        out[n_out, 3] = hist[key]
-        out[n_out, 4] = hist_m2[key] if track_area else 0.0
-        hist[key] = 0.0
-        if track_area:
-            hist_m2[key] = 0.0
-        n_out += 1
-    return out, n_out
+def _flush_pairs(
+    unit, hist, hist_m2, seen_a, seen_b, n_bins, track_area, pixels_a, area_a, pixels_b,
+    area_b, add_a, add_b,
+):  # fmt: skip
+    """One unit's (from, to) sums: added to the years' areas where asked, returned as rows
+    (pixels nodata in both years only count as nodata), and cleared.
+
+    Only the cells of codes seen in each year are visited (``seen_a`` × ``seen_b``), so the
+    cost follows the codes present, not the size of the table.
+    """
+    width = n_bins + 1
+    codes_a = np.flatnonzero(seen_a)
+    codes_b = np.flatnonzero(seen_b)
+    out = np.empty((codes_a.size * codes_b.size, 5))
+    n_out = 0
+    for a in codes_a:
+        for b in codes_b:
+            key = a * width + b
+            value = hist[key]
+            if value == 0.0:
+                continue
+            m2 = hist_m2[key] if track_area else 0.0
+            hist[key] = 0.0
+            if track_area:
+                hist_m2[key] = 0.0
+            if add_a:
+                pixels_a[unit, a] += value
+                if track_area:
+                    area_a[unit, a] += m2
+            if add_b:
+                pixels_b[unit, b] += value
+                if track_area:
+                    area_b[unit, b] += m2
+            if a == n_bins and b == n_bins:
+                continue
+            out[n_out, 0] = unit
+            out[n_out, 1] = a
+            out[n_out, 2] = b
+            out[n_out, 3] = value
+            out[n_out, 4] = m2
+            n_out += 1
+    seen_a[:] = False
+    seen_b[:] = False
+    return out[:n_out]
+
+
+@njit(inline="always", cache=True)
+def _out_of_range(va, vb, a, b, found):
+    """Keep the lowest and highest code out of range of each year in ``found``."""
+    if a < 0:
+        found[0] = min(found[0], va)
+        found[1] = max(found[1], va)
+    if b < 0:
+        found[2] = min(found[2], vb)
+        found[3] = max(found[3], vb)
 
 
 @njit(nogil=True, cache=True)
 def _count_pair_spans(
     spans, data_a, data_b, col_start, nodata_a, has_a, nodata_b, has_b, row_area_m2, n_bins,
-    track_area,
+    track_area, hist, hist_m2, seen_a, seen_b, found, pixels_a, area_a, pixels_b, area_b,
+    add_a, add_b,
 ):  # fmt: skip
     """Centre mode: (from, to) pixel counts under each unit's spans (spans come unit by unit).
 
-    A dense (from, to) histogram is reused across units; only the touched cells are read
-    back and cleared, so the cost follows the pixels, not the number of code pairs.
+    A dense (from, to) histogram is reused across units; per unit only the cells of the codes
+    seen are read back and cleared (:func:`_flush_pairs`).
     """
     width = n_bins + 1
-    hist = np.zeros(width * width)
-    hist_m2 = np.zeros(width * width if track_area else 1)
-    touched = np.empty(width * width, np.int64)
-    n_touched = 0
-    out = np.empty((64, 5))
-    n_out = 0
+    chunks = []
     unit = -1
     for s in range(spans.shape[0]):
         if spans[s, 0] != unit:
-            if n_touched > 0:
-                out, n_out = _flush_pairs(
-                    unit, hist, hist_m2, touched, n_touched, width, out, n_out, track_area
-                )
-                n_touched = 0
+            if unit >= 0:
+                chunks.append(_flush_pairs(
+                    unit, hist, hist_m2, seen_a, seen_b, n_bins, track_area, pixels_a,
+                    area_a, pixels_b, area_b, add_a, add_b,
+                ))  # fmt: skip
             unit = spans[s, 0]
         r = spans[s, 1]
         cell_m2 = row_area_m2[r]
         for x in range(spans[s, 2] - col_start, spans[s, 3] - col_start):
-            a = _bin(np.int64(data_a[r, x]), nodata_a, has_a, n_bins)
-            b = _bin(np.int64(data_b[r, x]), nodata_b, has_b, n_bins)
-            if a < 0 or b < 0 or (a == n_bins and b == n_bins):
+            va, vb = np.int64(data_a[r, x]), np.int64(data_b[r, x])
+            a = _bin(va, nodata_a, has_a, n_bins)
+            b = _bin(vb, nodata_b, has_b, n_bins)
+            if a < 0 or b < 0:
+                _out_of_range(va, vb, a, b, found)
                 continue
-            key = a * width + b
-            if hist[key] == 0.0:
-                touched[n_touched] = key
-                n_touched += 1
-            hist[key] += 1.0
+            seen_a[a] = True
+            seen_b[b] = True
+            hist[a * width + b] += 1.0
             if track_area:
-                hist_m2[key] += cell_m2
-    if n_touched > 0:
-        out, n_out = _flush_pairs(
-            unit, hist, hist_m2, touched, n_touched, width, out, n_out, track_area
-        )
-    return out[:n_out]
+                hist_m2[a * width + b] += cell_m2
+    if unit >= 0:
+        chunks.append(_flush_pairs(
+            unit, hist, hist_m2, seen_a, seen_b, n_bins, track_area, pixels_a, area_a,
+            pixels_b, area_b, add_a, add_b,
+        ))  # fmt: skip
+    n = 0
+    for chunk in chunks:
+        n += chunk.shape[0]
+    out = np.empty((n, 5))
+    k = 0
+    for chunk in chunks:
+        out[k : k + chunk.shape[0]] = chunk
+        k += chunk.shape[0]
+    return out
 
 
 @njit(nogil=True, cache=True)
@@ -347,16 +422,13 @@ def _unit_cover(edges, col_min, col_max, row_start, rows):
 @njit(nogil=True, cache=True)
 def _count_exact_pair_unit(
     unit, edges, col_min, col_max, data_a, data_b, row_start, col_start, nodata_a, has_a,
-    nodata_b, has_b, row_area_m2, n_bins, track_area,
+    nodata_b, has_b, row_area_m2, n_bins, track_area, hist, hist_m2, seen_a, seen_b, found,
+    pixels_a, area_a, pixels_b, area_b, add_a, add_b,
 ):  # fmt: skip
     """Exact mode: coverage-weighted (from, to) sums of one unit over one strip."""
     rows = data_a.shape[0]
     cover = _unit_cover(edges, col_min, col_max, row_start, rows)
     width = n_bins + 1
-    hist = np.zeros(width * width)
-    hist_m2 = np.zeros(width * width if track_area else 1)
-    touched = np.empty(width * width, np.int64)
-    n_touched = 0
     for r in range(rows):
         winding = 0.0
         cell_m2 = row_area_m2[r]
@@ -366,20 +438,32 @@ def _count_exact_pair_unit(
             if share < 1e-12:
                 continue
             x = col_min - col_start + c
-            a = _bin(np.int64(data_a[r, x]), nodata_a, has_a, n_bins)
-            b = _bin(np.int64(data_b[r, x]), nodata_b, has_b, n_bins)
-            if a < 0 or b < 0 or (a == n_bins and b == n_bins):
+            va, vb = np.int64(data_a[r, x]), np.int64(data_b[r, x])
+            a = _bin(va, nodata_a, has_a, n_bins)
+            b = _bin(vb, nodata_b, has_b, n_bins)
+            if a < 0 or b < 0:
+                _out_of_range(va, vb, a, b, found)
                 continue
-            key = a * width + b
-            if hist[key] == 0.0:
-                touched[n_touched] = key
-                n_touched += 1
-            hist[key] += share
+            seen_a[a] = True
+            seen_b[b] = True
+            hist[a * width + b] += share
             if track_area:
-                hist_m2[key] += share * cell_m2
-    out = np.empty((max(n_touched, 1), 5))
-    out, n_out = _flush_pairs(unit, hist, hist_m2, touched, n_touched, width, out, 0, track_area)
-    return out[:n_out]
+                hist_m2[a * width + b] += share * cell_m2
+    return _flush_pairs(
+        unit,
+        hist,
+        hist_m2,
+        seen_a,
+        seen_b,
+        n_bins,
+        track_area,
+        pixels_a,
+        area_a,
+        pixels_b,
+        area_b,
+        add_a,
+        add_b,
+    )
 
 
 @njit(nogil=True, cache=True)

@@ -181,10 +181,15 @@ def compact_pairs(chunks: list[np.ndarray]) -> np.ndarray:
     rows = np.concatenate(chunks) if chunks else np.zeros((0, 5))
     if len(rows) == 0:
         return rows
-    keys, inverse = np.unique(rows[:, :3], axis=0, return_inverse=True)
-    sums = np.zeros((len(keys), 2))
-    np.add.at(sums, inverse.ravel(), rows[:, 3:])
-    return np.hstack([keys, sums])
+    ids = rows[:, :3].astype(np.int64)
+    width = int(ids[:, 1:].max()) + 1
+    keys = (ids[:, 0] * width + ids[:, 1]) * width + ids[:, 2]
+    unique, inverse = np.unique(keys, return_inverse=True)
+    pixels = np.bincount(inverse, weights=rows[:, 3], minlength=len(unique))
+    area_m2 = np.bincount(inverse, weights=rows[:, 4], minlength=len(unique))
+    unit, rest = np.divmod(unique, width * width)
+    code_from, code_to = np.divmod(rest, width)
+    return np.column_stack([unit, code_from, code_to, pixels, area_m2]).astype(np.float64)
 
 
 def merge_range(a: list[int], b: list[int]) -> list[int]:
