@@ -124,8 +124,14 @@ def main() -> None:
     print("| later year | mode | without (s) | with transitions (s) | ratio | load (1 min) |")
     print("|---|---|---|---|---|---|")
     for row in rows:
-        cells = (row["later_year"], row["mode"], f"{row['without_s']:.2f}",
-                 f"{row['with_s']:.2f}", f"{row['ratio']:.2f}", f"{row['load_1min_before']:.1f}")  # fmt: skip
+        cells = (
+            row["later_year"],
+            row["mode"],
+            f"{row['without_s']:.2f}",
+            f"{row['with_s']:.2f}",
+            f"{row['ratio']:.2f}",
+            f"{row['load_1min_before']:.1f}",
+        )
         print("| " + " | ".join(cells) + " |")
 
 
