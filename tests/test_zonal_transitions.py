@@ -205,3 +205,53 @@ def test_one_year_has_no_transitions(two_years) -> None:
     units, rasters = two_years
     result = zonal.tabulate(units, {2015: rasters[2015]}, transitions=True)
     assert result.transitions.empty
+
+
+@pytest.mark.parametrize("mode", ["centre", "exact"])
+def test_three_years_areas_as_without_transitions(two_years, landuse_raster, mode) -> None:
+    """Areas come from the pair tables when transitions are counted: the same numbers."""
+    units, rasters = two_years
+    rasters = {**rasters, 2010: landuse_raster(PIXELS, name="lu_2010.tif", seed=7)}
+    with_pairs = zonal.tabulate(units, rasters, mode=mode)
+    without = zonal.tabulate(units, rasters, mode=mode, transitions=False)
+    pd.testing.assert_frame_equal(
+        with_pairs.areas.drop(columns=["pixels", "area_ha"]),
+        without.areas.drop(columns=["pixels", "area_ha"]),
+    )
+    np.testing.assert_allclose(with_pairs.areas["area_ha"], without.areas["area_ha"], rtol=1e-12)
+    np.testing.assert_allclose(
+        with_pairs.nodata_ha["nodata_ha"], without.nodata_ha["nodata_ha"], rtol=1e-12
+    )
+
+
+def test_codes_above_255_are_counted_in_pairs(tmp_path, irregular_units) -> None:
+    from test_zonal_engine import write_array
+
+    units = irregular_units(3, 100).set_crs("EPSG:32648", allow_override=True)
+    earlier = np.where(np.arange(100)[:, None] < 50, 1000, 11).astype("int16")
+    earlier = earlier + np.zeros((100, 100), "int16")
+    later = earlier.copy()
+    later[:, :30] = 700  # the left 30 columns become code 700
+    rasters = {
+        2015: write_array(tmp_path / "a.tif", earlier, nodata=-1),
+        2020: write_array(tmp_path / "b.tif", later, nodata=-1),
+    }
+    result = zonal.tabulate(units, rasters, mode="centre")
+    with rasterio.open(rasters[2015]) as dataset:
+        transform = dataset.transform
+    expected = []
+    for name, geometry in zip(units["unit"], units.geometry, strict=True):
+        inside = features.rasterize(
+            [(geometry, 1)], out_shape=earlier.shape, transform=transform
+        ).astype(bool)
+        pairs, counts = np.unique(
+            np.stack([earlier[inside], later[inside]], axis=1), axis=0, return_counts=True
+        )
+        expected += [
+            (name, int(a), int(b), float(n)) for (a, b), n in zip(pairs, counts, strict=True)
+        ]
+    expected = _marked(pd.DataFrame(expected, columns=["unit", "code_from", "code_to", "pixels"]))
+    pd.testing.assert_frame_equal(pair_table(result), expected)
+    assert {(1000, 700), (11, 700)} <= set(
+        zip(expected["code_from"], expected["code_to"], strict=True)
+    )
