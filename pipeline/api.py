@@ -25,10 +25,10 @@ import geopandas as gpd
 import pandas as pd
 
 from pipeline.errors import InputError, PipelineError
-from pipeline.inputs import boundaries, checks, landuse, statistics
+from pipeline.inputs import boundaries, checks, contiguity, landuse, statistics
 from pipeline.inputs.reference import read_notes, read_reference
 from pipeline.model import balance as balance_model
-from pipeline.model import reproduction, uncertainty, zoning
+from pipeline.model import reproduction, spatial, uncertainty, zoning
 from pipeline.model import transitions as transition_model
 from pipeline.outputs.tables import MapTables, counting_text
 from pipeline.runtime.lock import RunLock
@@ -126,7 +126,13 @@ class Results:
         Land-use change between the years (:class:`Transitions`), when rasters of two or
         more years share a grid and ``[landuse] transitions`` is not ``false``.
     notes
-        What the run noted about its inputs (how files were read, cache reuse).
+        What the run noted about its inputs (how files were read, cache reuse) and about the
+        spatial statistics (skipped, units without neighbours).
+    spatial
+        Moran's I per indicator and year and the LISA cluster per unit
+        (:class:`~pipeline.model.spatial.SpatialResult`; its tables are empty when the
+        statistics were skipped, see its notes), or ``None`` with ``[analysis] spatial =
+        false``.
     """
 
     study: Study
@@ -140,6 +146,7 @@ class Results:
     timer: Timer = field(default_factory=Timer, repr=False)
     uncertainty: pd.DataFrame | None = None
     transitions: Transitions | None = None
+    spatial: spatial.SpatialResult | None = None
 
 
 # --------------------------------------------------------------------------- the API
@@ -217,6 +224,7 @@ def map_tables(results: Results) -> MapTables:
         uncertainty=results.uncertainty,
         transitions=results.transitions,
         outlines=national_outlines(results.units) if results.study.output.maps else None,
+        spatial=results.spatial,
     )
 
 
@@ -470,6 +478,11 @@ def compute(study: Study, inputs: Inputs, timer: Timer | None = None) -> Results
     with_zones = zoning.classify(table, **rule).drop(columns="zone_zh")
     with_zones = balance_model.extensions_last(with_zones)
     zones = zoning.zoning_table(table, basis=study.zoning.basis, **rule)
+    timer = timer or Timer()
+    with timer.stage("spatial"):
+        autocorrelation = spatial_statistics(study, with_zones, inputs.units)
+    for line in () if autocorrelation is None else autocorrelation.notes:
+        logger.info(line)
     return Results(
         transitions=land_use_change(study, inputs),
         study=study,
@@ -478,9 +491,33 @@ def compute(study: Study, inputs: Inputs, timer: Timer | None = None) -> Results
         zoning=zones,
         units=inputs.units,
         reproduction_markdown=reproduction_report(study, table, zones),
-        notes=inputs.notes,
+        notes=inputs.notes + (() if autocorrelation is None else autocorrelation.notes),
         inputs=inputs,
-        timer=timer or Timer(),
+        timer=timer,
+        spatial=autocorrelation,
+    )
+
+
+def spatial_statistics(
+    study: Study, balance: pd.DataFrame, units: gpd.GeoDataFrame | None
+) -> spatial.SpatialResult | None:
+    """Moran's I and LISA on the units' Queen contiguity (``None`` with ``[analysis] spatial =
+    false``); skipped with a note without polygons or below the minimum of units."""
+    settings = study.analysis
+    if not settings.spatial:
+        return None
+    if units is None:
+        return spatial.empty_result(
+            ["note: spatial autocorrelation (Moran's I, LISA) skipped: the study has no "
+             "[boundaries], and contiguity needs the units' polygons"]
+        )  # fmt: skip
+    if len(units) < spatial.MIN_UNITS:  # not even enough units: no contiguity to build
+        return spatial.empty_result([spatial.skip_note(len(units), spatial.MIN_UNITS, "units")])
+    return spatial.spatial_autocorrelation(
+        balance,
+        contiguity.queen_neighbours(units),
+        seed=settings.seed,
+        permutations=settings.permutations,
     )
 
 

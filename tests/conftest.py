@@ -430,6 +430,61 @@ def expected_stems(years: list[int]) -> set[str]:
     return per_year | {"zoning", "eec_sec_scatter", "landuse_composition", "emission_sink_bars"}
 
 
+# --- a grid study with a planted cluster (spatial statistics: api, outputs tests) -------
+
+GRID_STUDY = """\
+[study]
+name = "网格 {side}×{side} (SYNTHETIC)"
+output_dir = "out"
+
+[boundaries]
+path = "units.gpkg"
+
+[landuse]
+areas = "areas.csv"
+
+[statistics]
+path = "statistics.csv"
+
+[output]
+maps = false
+{analysis}
+"""
+
+
+def grid_study(root: Path, side: int = 6, analysis: str = "") -> Path:
+    """A SYNTHETIC ``side`` × ``side`` grid of square units, 1,000 ha each (half forest, half
+    cropland), with a planted block of high energy use (rows and columns 1-3): a high-high
+    cluster of emission intensity."""
+    import geopandas as gpd
+    import shapely
+
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(4)
+    names, boxes, stats, areas = [], [], [], []
+    for row in range(side):
+        for col in range(side):
+            name = f"r{row}c{col}"
+            names.append(name)
+            boxes.append(shapely.box(col * 3162.3, row * 3162.3, (col + 1) * 3162.3,
+                                     (row + 1) * 3162.3))  # fmt: skip
+            hot = 1 <= row <= 3 and 1 <= col <= 3
+            for year in (2015, 2020):
+                energy = (5e6 if hot else 2e5) * (1 + rng.random() / 5)
+                stats.append({"unit": name, "year": year, "energy_tce": energy,
+                              "population_10k": 10 + rng.random(),
+                              "gdp_100m_yuan": 50 + 10 * rng.random()})  # fmt: skip
+                areas += [{"unit": name, "year": year, "code": 11, "area_ha": 500.0},
+                          {"unit": name, "year": year, "code": 21, "area_ha": 500.0}]  # fmt: skip
+    frame = gpd.GeoDataFrame({"name": names}, geometry=boxes, crs="EPSG:32648")
+    frame.to_file(root / "units.gpkg", engine="pyogrio")
+    pd.DataFrame(stats).to_csv(root / "statistics.csv", index=False)
+    pd.DataFrame(areas).to_csv(root / "areas.csv", index=False)
+    study = root / "study.toml"
+    study.write_text(GRID_STUDY.format(side=side, analysis=analysis), encoding="utf-8")
+    return study
+
+
 # --- a run paused at a stage, in a child process (outputs safety tests) -------------------
 
 PAUSED_RUN_DRIVER = """\

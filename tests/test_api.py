@@ -196,3 +196,74 @@ def test_area_table_studies_have_no_counting(toy_study: Callable[..., Path]) -> 
     assert not [n for n in results.notes if "counting" in n]
     write_outputs(results)
     assert zonal_entry(study) is None
+
+
+# --- spatial autocorrelation through the API ----------------------------------------------
+
+
+def test_grid_study_finds_its_planted_cluster_and_writes_the_tables(tmp_path: Path) -> None:
+    import pandas as pd
+    import pyogrio
+    from conftest import grid_study
+    from openpyxl import load_workbook
+
+    results = run_study(grid_study(tmp_path / "grid"))
+    moran = results.spatial.global_moran.set_index(["indicator", "year"])
+    assert moran.loc[("emission_intensity", 2015), "p_sim"] < 0.01
+    assert moran.loc[("emission_intensity", 2015), "moran_i"] > 0.3
+    lisa = results.spatial.lisa
+    hot = lisa[(lisa["indicator"] == "emission_intensity") & (lisa["quadrant"] == "HH")]
+    assert "r2c2" in set(hot["unit"])  # the block's centre
+    assert set(hot["unit"]) <= {f"r{r}c{c}" for r in range(1, 4) for c in range(1, 4)}
+    write_outputs(results)
+    processed = tmp_path / "grid" / "out" / "data" / "processed"
+    table = pd.read_csv(processed / "spatial_autocorrelation.csv")
+    assert list(table.columns[:9]) == ["indicator", "year", "column", "moran_i", "expected_i",
+                                       "z", "p_sim", "p_norm", "permutations"]  # fmt: skip
+    assert len(table) == 10 and set(table["units"]) == {36}  # sink intensity: all equal
+    assert (
+        "note: spatial autocorrelation of sink_intensity 2015 not computed: every unit "
+        "equal" in results.notes
+    )
+    clusters = pd.read_csv(processed / "lisa_clusters.csv")
+    assert list(clusters.columns) == ["unit", "year", "indicator", "value", "local_i", "p_sim",
+                                      "quadrant", "cluster_zh", "cluster_en"]  # fmt: skip
+    assert len(clusters) == 36 * 5 * 2
+    book = load_workbook(processed / "carbon_balance.xlsx", read_only=True)
+    assert {"spatial_autocorrelation", "lisa_clusters"} <= set(book.sheetnames)
+    layers = {name for name, _ in pyogrio.list_layers(processed / "carbon_balance.gpkg")}
+    assert {"lisa_2015", "lisa_2020", "spatial_autocorrelation", "lisa_clusters"} <= layers
+    layer = pyogrio.read_dataframe(processed / "carbon_balance.gpkg", layer="lisa_2015")
+    assert layer.set_index("unit").loc["r2c2", "lisa_emission_intensity"] == "HH"
+    manifest = json.loads((processed / "run.json").read_text(encoding="utf-8"))
+    assert "data/processed/lisa_clusters.csv" in manifest["outputs"]
+
+
+def test_spatial_false_computes_nothing(tmp_path: Path) -> None:
+    from conftest import grid_study
+
+    results = run_study(grid_study(tmp_path / "off", analysis="[analysis]\nspatial = false"))
+    assert results.spatial is None
+    assert not any("spatial" in note for note in results.notes)
+
+
+def test_demo_skips_spatial_statistics_with_the_note(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from conftest import demo_study_file
+
+    from pipeline.api import map_tables
+    from pipeline.outputs.report import report_html
+
+    with caplog.at_level(logging.INFO, logger="pipeline"):
+        results = run_study(demo_study_file(tmp_path / "demo"))
+    note = (
+        "note: spatial autocorrelation (Moran's I, LISA) skipped: 5 units, fewer than the "
+        "minimum of 10 (a permutation test on so few units means nothing)"
+    )
+    assert note in results.notes
+    assert note in caplog.messages
+    assert not results.spatial.computed
+    report = report_html(results.study, map_tables(results), {})
+    assert "Spatial autocorrelation 空间自相关" in report
+    assert "skipped: 5 units, fewer than the minimum of 10" in report

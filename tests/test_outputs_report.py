@@ -76,7 +76,9 @@ def test_each_figure_links_its_full_size_file_with_a_bilingual_caption(report: s
 def test_report_has_one_h1_a_contents_list_and_print_css(report: str) -> None:
     assert report.count("<h1") == 1
     sections = re.findall(r'<section id="([^"]+)">', report)
-    assert sections == ["inputs", "zoning", "maps", "balance", "landuse", "reproduction"]
+    assert sections == [
+        "inputs", "zoning", "maps", "spatial", "balance", "landuse", "reproduction"
+    ]  # fmt: skip
     toc = re.search(r'<nav class="toc">(.*?)</nav>', report, re.DOTALL).group(1)
     assert re.findall(r'href="#([^"]+)"', toc) == sections
     assert "@page { size: A4" in report and "section { break-before: page; }" in report

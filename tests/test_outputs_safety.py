@@ -445,8 +445,11 @@ def test_manifest_records_inputs_versions_and_timings(
     assert manifest["zonal"]["grid"] == {"2015": 0, "2020": 1}
     assert manifest["notes"] == [
         "read statistics statistics.csv: CSV, encoding UTF-8",
+        "note: no land-use transitions 2015 -> 2020: the two rasters lie on different grids",
         f"note: land-use counting (mode = 'auto'): 2015: {modes['2015']} (grid 0); "
         f"2020: {modes['2020']} (grid 1)",
+        "note: spatial autocorrelation (Moran's I, LISA) skipped: 2 units, fewer than the "
+        "minimum of 10 (a permutation test on so few units means nothing)",
     ]
     assert manifest["landuse_cache"]["reused"] is False
     for output in manifest["outputs"]:

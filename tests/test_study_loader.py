@@ -387,3 +387,47 @@ def test_a_code_needs_its_own_coefficient(toy_study: MakeStudy) -> None:
         r"code is valid once \[coefficients\] gives it its own sink coefficient",
     ):
         load_study(toy_study(_with('[uncertainty]\n"21" = [3, 4]\n')))
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (
+            "[analysis]\nspatial = 'yes'\n",
+            r"\[analysis\.spatial\] must be true or false, got 'yes'",
+        ),
+        ("[analysis]\nseed = -1\n", r"\[analysis\.seed\] must be an integer from 0 to .*got -1"),
+        ("[analysis]\nseed = 1.5\n", r"\[analysis\.seed\] must be an integer, got 1\.5"),
+        (
+            "[analysis]\npermutations = 10\n",
+            r"\[analysis\.permutations\] must be an integer from 99 to 99,999, got 10",
+        ),
+        (
+            "[analysis]\npermutations = 1000000\n",
+            r"\[analysis\.permutations\] must be an integer from 99 to 99,999, got 1000000",
+        ),
+        ("[analysis]\nmoran = true\n", r"\[analysis\.moran\] unknown key \(known keys: perm"),
+    ],
+)
+def test_analysis_problems_name_key_and_value(
+    toy_study: MakeStudy, extra: str, expected: str
+) -> None:
+    with pytest.raises(StudyError, match=expected):
+        load_study(toy_study(text=_with(extra)))
+
+
+def test_analysis_problems_are_listed_together(toy_study: MakeStudy) -> None:
+    text = _with("[analysis]\nspatial = 1\nseed = 'x'\npermutations = 5\n")
+    with pytest.raises(StudyError) as caught:
+        load_study(toy_study(text=text))
+    message = str(caught.value)
+    for key in ("analysis.spatial", "analysis.seed", "analysis.permutations"):
+        assert f"[{key}]" in message
+
+
+def test_analysis_defaults_and_values(toy_study: MakeStudy) -> None:
+    default = load_study(toy_study()).analysis
+    assert (default.spatial, default.seed, default.permutations) == (True, 0, 999)
+    text = _with("[analysis]\nspatial = false\nseed = 42\npermutations = 99\n")
+    analysis = load_study(toy_study(text=text, folder="other")).analysis
+    assert (analysis.spatial, analysis.seed, analysis.permutations) == (False, 42, 99)

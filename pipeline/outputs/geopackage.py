@@ -33,8 +33,10 @@ import pyogrio
 from matplotlib.colors import to_rgb
 
 from pipeline.model.constants import CLASS_NAMES_ZH, ZONE_NAMES_EN, ZONE_NAMES_ZH, ZONES
+from pipeline.model.spatial import CLUSTERS, SpatialResult
 from pipeline.model.uncertainty import INTERVAL_QUANTITIES, interval_columns, zoning_rows
 from pipeline.outputs import classes as classification
+from pipeline.outputs import spatial as spatial_outputs
 from pipeline.outputs.labels import COLUMN_INFO, COLUMN_NAMES_ZH, INDICATORS, Indicator
 from pipeline.outputs.provenance import Provenance, study_provenance
 from pipeline.outputs.staging import StagedOutputs
@@ -308,15 +310,17 @@ def qml(
     *,
     label_field: str = "unit",
     fields: Sequence[str] = (),
+    aliases: Mapping[str, str] | None = None,
 ) -> str:
     """A QGIS style (QML): categorized when the rules have values, else graduated.
 
-    ``fields`` (the layer's fields in order) get Chinese aliases and a display precision.
+    ``fields`` (the layer's fields in order) get Chinese aliases (``aliases`` adds to them)
+    and a display precision.
     """
     return (
         "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
         f'<qgis version="{QML_VERSION}" styleCategories="Symbology|Labeling|Fields|Forms">'
-        f"{fields_xml(fields)}{_renderer_xml(field, rules)}{_labeling_xml(label_field)}"
+        f"{fields_xml(fields, aliases)}{_renderer_xml(field, rules)}{_labeling_xml(label_field)}"
         "<layerGeometryType>2</layerGeometryType></qgis>"
     )
 
@@ -450,6 +454,7 @@ def write_geopackage(
     zoning_settings: ZoningSettings | None = None,
     uncertainty: pd.DataFrame | None = None,
     extra_tables: Mapping[str, tuple[pd.DataFrame, str]] | None = None,
+    spatial: SpatialResult | None = None,
 ) -> None:
     """Write the whole GeoPackage to ``path``; ``extra_tables`` (name -> (frame,
     description)) are added as attribute tables (the land-use transitions).
@@ -492,8 +497,10 @@ def write_geopackage(
                 qml("modal_zone", zones, fields=_fields(stability)),
                 sld("zone_stability", "modal_zone", zones),
             )
+        styles |= _write_lisa_layers(work, units, spatial, f"{study_name}: ", note)
         tables = attribute_tables(balance, landuse_areas, coefficients, uncertainty)
         tables |= dict(extra_tables or {})
+        tables |= spatial_tables(spatial)
         for name, (frame, description) in tables.items():
             _write_layer(work, frame, name, f"{study_name}: {description}.{note}")
             overrides = COEFFICIENT_ALIASES if name == "coefficients" else None
@@ -524,6 +531,36 @@ def stability_layer(
     return _with_zone_names(layer)
 
 
+def _write_lisa_layers(
+    work: Path, units: gpd.GeoDataFrame, spatial: SpatialResult | None, prefix: str, note: str
+) -> dict[str, tuple[str, str, str | None]]:
+    """``lisa_<year>`` layers (when the spatial statistics were computed) and their styles."""
+    if spatial is None or not spatial.computed:
+        return {}
+    styles = {}
+    rules = lisa_rules()
+    aliases = spatial_outputs.field_aliases()
+    for name, frame in spatial_outputs.lisa_layers(units, spatial.lisa).items():
+        field = spatial_outputs.layer_field(frame)
+        description = f"{prefix}LISA clusters {name[-4:]} (Queen, p < 0.05).{note}"
+        _write_layer(work, frame, name, description)
+        styles[name] = (
+            f"categorized on {field} (LISA cluster)",
+            qml(field, rules, fields=_fields(frame), aliases=aliases),
+            sld(name, field, rules),
+        )
+    return styles
+
+
+def lisa_rules() -> list[StyleRule]:
+    """One categorized rule per LISA cluster in the conventional colours."""
+    name = spatial_outputs.cluster_name
+    return [
+        StyleRule(f"{name(c, 'zh')} / {name(c, 'en')}", spatial_outputs.CLUSTER_COLOURS[c], c)
+        for c in CLUSTERS
+    ]
+
+
 def attribute_tables(
     balance: pd.DataFrame,
     landuse_areas: pd.DataFrame,
@@ -548,6 +585,19 @@ def attribute_tables(
     return tables
 
 
+def spatial_tables(spatial: SpatialResult | None) -> dict[str, tuple[pd.DataFrame, str]]:
+    """The spatial statistics' attribute tables (none when they were not computed)."""
+    if spatial is None or not spatial.computed:
+        return {}
+    return {
+        "spatial_autocorrelation": (
+            spatial.global_moran,
+            "global Moran's I per indicator and year (Queen contiguity, permutation test)",
+        ),
+        "lisa_clusters": (spatial.lisa, "LISA cluster per unit, year and indicator"),
+    }
+
+
 def _fields(frame: pd.DataFrame) -> list[str]:
     """The layer's attribute fields in order (the geometry column is not a field)."""
     return [str(column) for column in frame.columns if column != "geometry"]
@@ -563,6 +613,7 @@ def stage_geopackage(
     landuse_areas: pd.DataFrame,
     uncertainty: pd.DataFrame | None = None,
     extra_tables: Mapping[str, tuple[pd.DataFrame, str]] | None = None,
+    spatial: SpatialResult | None = None,
 ) -> None:
     """Stage ``data/processed/carbon_balance.gpkg`` with the run's other outputs."""
     provenance = study_provenance(study)
@@ -581,5 +632,6 @@ def stage_geopackage(
             zoning_settings=study.zoning,
             uncertainty=uncertainty,
             extra_tables=extra_tables,
+            spatial=spatial,
         ),
     )

@@ -58,6 +58,24 @@ COLUMN_NAMES_ZH: dict[str, str] = {
     "comprehensive_dynamic_degree_pct_per_year": "综合土地利用动态度(%/a)",
     "gained_from_nodata_ha": "由无数据转入(hm²)",
     "lost_to_nodata_ha": "转为无数据(hm²)",
+    # spatial_autocorrelation.csv and lisa_clusters.csv
+    "indicator": "指标",
+    "column": "指标列",
+    "moran_i": "全局莫兰指数 I",
+    "expected_i": "I 期望值 E[I]",
+    "z": "Z 值(置换)",
+    "p_sim": "P 值(置换)",
+    "p_norm": "P 值(正态近似)",
+    "permutations": "置换次数",
+    "seed": "随机种子",
+    "units": "参与单元数",
+    "islands": "无相邻单元数",
+    "significant": "显著(p<0.05)",
+    "value": "指标值",
+    "local_i": "局部莫兰指数 Ii",
+    "quadrant": "LISA 类型代码",
+    "cluster_zh": "LISA 聚集类型",
+    "cluster_en": "LISA 聚集类型(英文)",
 }
 
 
@@ -161,6 +179,29 @@ COLUMN_INFO: dict[str, ColumnInfo] = {
     "lost_to_nodata_ha": ColumnInfo(
         "hm²", 1, "起始年份有数据、终止年份无数据 / land earlier, nodata later"
     ),
+    "indicator": ColumnInfo(
+        "", None, "检验的指标 id (碳排放强度、碳汇强度、碳收支、碳补偿率、EEC、SEC) / indicator"
+    ),
+    "column": ColumnInfo("", None, "指标在 carbon_balance 中的列 / column of carbon_balance"),
+    "moran_i": ColumnInfo(
+        "", 4, "全局莫兰指数 (Queen 邻接, 行标准化) / global Moran's I (Queen, row-standardised)"
+    ),
+    "expected_i": ColumnInfo("", 4, "无空间自相关时的期望 −1/(n−1) / expected I, −1/(n−1)"),
+    "z": ColumnInfo("", 3, "相对置换分布的 Z 值 / z-score against the permutations"),
+    "p_sim": ColumnInfo("", 4, "置换检验伪 P 值 / pseudo p-value of the permutation test"),
+    "p_norm": ColumnInfo("", 4, "正态近似 P 值 (双侧) / p-value under normality (two-sided)"),
+    "permutations": ColumnInfo("", 0, "条件置换次数 / conditional permutations"),
+    "seed": ColumnInfo("", None, "置换检验的随机种子 ([analysis] seed) / random seed"),
+    "units": ColumnInfo("", 0, "有相邻单元、参与检验的单元数 / units in the test"),
+    "islands": ColumnInfo("", 0, "无相邻单元、未参与检验的单元数 / units without neighbours"),
+    "significant": ColumnInfo("", None, "p_sim < 0.05 是否显著 / significant at 0.05"),
+    "value": ColumnInfo("", 4, "该单元该年的指标值 (单位见指标列) / the indicator's value"),
+    "local_i": ColumnInfo("", 4, "局部莫兰指数 / local Moran's Ii (LISA)"),
+    "quadrant": ColumnInfo(
+        "", None, "HH 高-高, LL 低-低, LH 低-高, HL 高-低 (p<0.05), ns 不显著, island 无相邻单元"
+    ),
+    "cluster_zh": ColumnInfo("", None, "LISA 聚集类型中文名 / LISA cluster (Chinese)"),
+    "cluster_en": ColumnInfo("", None, "LISA 聚集类型英文名 / LISA cluster (English)"),
 }
 
 # zone_uncertainty ([uncertainty]): the modal zone, each zone's share, the 90 % intervals.
@@ -238,6 +279,8 @@ TEXT: dict[str, dict[str, str]] = {
         "likely": "较稳定 60–90%",
         "unstable": "不稳定 < 60%",
         "modal_zone": "众数分区",
+        "lisa": "LISA 局部空间自相关聚集图",
+        "lisa_legend": "LISA 聚集类型 (p < {p:g})",
     },
     "en": {
         "zoning": "Carbon-balance zoning",
@@ -275,6 +318,8 @@ TEXT: dict[str, dict[str, str]] = {
         "likely": "likely 60–90 %",
         "unstable": "uncertain < 60 %",
         "modal_zone": "Modal zone",
+        "lisa": "LISA clusters (local spatial autocorrelation)",
+        "lisa_legend": "LISA cluster (p < {p:g})",
     },
 }
 

@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 
 from pipeline.errors import InputError
 from pipeline.model.balance import BALANCE_COLUMNS
+from pipeline.model.spatial import SpatialResult, empty_result
 from pipeline.outputs import report
 from pipeline.outputs import transitions as transition_outputs
 from pipeline.outputs import uncertainty as zone_uncertainty
@@ -29,6 +30,7 @@ from pipeline.outputs.fonts import cjk_rc
 from pipeline.outputs.labels import INDICATORS, TEXT, wrap_line
 from pipeline.outputs.maps import plot_indicator, plot_zoning, prepare_outlines, prepare_units
 from pipeline.outputs.provenance import Provenance, study_provenance
+from pipeline.outputs.spatial import lisa_figure
 from pipeline.outputs.staging import StagedOutputs
 from pipeline.outputs.tables import MapTables
 from pipeline.study.settings import Study
@@ -157,7 +159,31 @@ def read_tables(
     return MapTables(
         tables["carbon_balance"], tables["zoning"], tables["landuse_areas"], units, reproduction,
         counting=recorded_counting(study), uncertainty=uncertainty, outlines=outlines,
+        spatial=recorded_spatial(study),
     )  # fmt: skip
+
+
+SPATIAL_TABLES = ("spatial_autocorrelation", "lisa_clusters")
+
+
+def recorded_spatial(study: Study) -> SpatialResult | None:
+    """The spatial statistics of the last run: its tables where run.json lists them, and its
+    notes about them (``None`` with ``[analysis] spatial = false``)."""
+    if not study.analysis.spatial:
+        return None
+    try:
+        manifest = json.loads((study.processed_dir / "run.json").read_text(encoding="utf-8"))
+        outputs, notes = set(manifest.get("outputs", [])), manifest.get("notes", [])
+    except (OSError, ValueError, AttributeError, TypeError):  # absent, damaged or older
+        outputs, notes = set(), []
+    notes = tuple(str(n) for n in notes if str(n).startswith("note: spatial autocorrelation"))
+    paths = [study.processed_dir / f"{name}.csv" for name in SPATIAL_TABLES]
+    listed = all(f"data/processed/{p.name}" in outputs and p.is_file() for p in paths)
+    if not listed:
+        return empty_result(notes)
+    global_moran = read_processed_table(paths[0], ("indicator",), ("year", "moran_i", "p_sim"))
+    lisa = read_processed_table(paths[1], ("unit", "indicator", "quadrant"), ("year",))
+    return SpatialResult(global_moran, lisa, notes)
 
 
 def recorded_counting(study: Study) -> dict[str, dict[str, object]] | None:
@@ -203,6 +229,7 @@ def figures(study: Study, tables: MapTables) -> Iterator[tuple[str, Figure]]:
                     title=f"{study.name} {year}: {indicator.title(language)}",
                 )  # fmt: skip
                 yield f"{indicator.stem}_{year}", ax.figure
+        yield from _lisa_figures(study, tables, units)
     ax = plot_eec_sec(tables.balance, tables.zoning, study.zoning, language=language,
                       labels=settings.labels)  # fmt: skip
     yield "eec_sec_scatter", ax.figure
@@ -221,6 +248,20 @@ def figures(study: Study, tables: MapTables) -> Iterator[tuple[str, Figure]]:
     yield from transition_outputs.figures(
         study.name, tables.transitions, tables.units, language=language, labels=settings.labels
     )
+
+
+def _lisa_figures(
+    study: Study, tables: MapTables, units: gpd.GeoDataFrame
+) -> Iterator[tuple[str, Figure]]:
+    """``lisa_<year>``: the LISA clusters of every tested indicator, one figure per year."""
+    result = tables.spatial
+    if result is None or not result.computed:
+        return
+    language = study.maps.language
+    for year, rows in result.lisa.groupby("year", sort=True):
+        moran = result.global_moran[result.global_moran["year"] == year]
+        title = f"{study.name} {year}: {TEXT[language]['lisa']}"
+        yield f"lisa_{year}", lisa_figure(units, rows, moran, title=title, language=language)
 
 
 def _zonings(zoning: pd.DataFrame) -> Iterator[tuple[str, pd.DataFrame]]:

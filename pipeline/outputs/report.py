@@ -22,6 +22,7 @@ from fontTools.ttLib import TTFont
 
 from pipeline.model.balance import class_areas
 from pipeline.model.constants import CLASS_NAMES_ZH, T_PER_10K_T, ZONE_NAMES_EN, ZONE_NAMES_ZH
+from pipeline.outputs import spatial as spatial_outputs
 from pipeline.outputs import transitions as transition_outputs
 from pipeline.outputs import uncertainty as zone_uncertainty
 from pipeline.outputs.fonts import cjk_font_path
@@ -148,6 +149,7 @@ def inputs_html(study: Study, counting: Mapping[str, object] | None = None) -> s
         ("EEC breaks", ", ".join(f"{b:g}" for b in study.zoning.eec_breaks)),
         ("SEC breaks", ", ".join(f"{b:g}" for b in study.zoning.sec_breaks)),
         ("map classes", f"{study.maps.classification}, k ≤ {study.maps.classes}"),
+        ("spatial statistics ([analysis])", _analysis_text(study)),
     ]
     if study.uncertainty is not None:
         rows += zone_uncertainty.settings_rows(study.uncertainty)
@@ -155,6 +157,16 @@ def inputs_html(study: Study, counting: Mapping[str, object] | None = None) -> s
         rows.append((f"land-use counting (mode = {study.landuse.mode})", counting_text(counting)))
     frame = pd.DataFrame(rows, columns=["input / setting", "value"])
     return table_html(frame, numbers=False)
+
+
+def _analysis_text(study: Study) -> str:
+    settings = study.analysis
+    if not settings.spatial:
+        return "off (spatial = false)"
+    return (
+        f"Moran's I and LISA, Queen contiguity, {settings.permutations} permutations, "
+        f"seed {settings.seed}"
+    )
 
 
 def sink_source_rows(coefficients: Coefficients) -> list[tuple[str, str]]:
@@ -211,7 +223,7 @@ def figure_titles(stem: str, study_name: str) -> tuple[str, str]:
         stem_part, year = stem, ""
     suffix = f" {year}" if year else ""
     charts = {"eec_sec_scatter": "scatter", "landuse_composition": "landuse",
-              "emission_sink_bars": "bars", "zoning": "zoning",
+              "emission_sink_bars": "bars", "zoning": "zoning", "lisa": "lisa",
               zone_uncertainty.STABILITY_STEM: "stability"}  # fmt: skip
     if stem_part in charts:
         key = charts[stem_part]
@@ -242,6 +254,12 @@ def figure_alt(stem: str, study_name: str, units: int) -> str:
         )
     elif any(i.stem == stem_part for i in INDICATORS):
         what = f"Map of the {units} units coloured by class, with legend and unit"
+    elif stem_part == "lisa":
+        what = (
+            f"Six small maps of the {units} units, one per indicator, coloured by LISA cluster "
+            "(high-high red, low-low blue, low-high light blue, high-low pink, not significant "
+            "grey), Moran's I under each title, one legend"
+        )
     elif stem_part == "eec_sec_scatter":
         what = f"Scatter chart of EEC against SEC for the {units} units, with the zoning breaks"
     else:
@@ -318,7 +336,13 @@ def report_html(
         )
     units = int(tables.balance["unit"].nunique())
     flows = {s: png for s, png in images.items() if transition_outputs.is_transition_stem(s)}
-    maps = {s: png for s, png in images.items() if s not in flows}
+    lisa_maps = {s: png for s, png in images.items() if s.startswith("lisa_")}
+    maps = {s: png for s, png in images.items() if s not in flows and s not in lisa_maps}
+    spatial_html = spatial_outputs.section_html(
+        tables.spatial, table_html, study.analysis.permutations, study.analysis.seed
+    )
+    if lisa_maps:
+        spatial_html += images_html(lisa_maps, study.name, units, link_format, len(maps) + 1)
     sections = [
         ("inputs", "Inputs 输入", inputs_html(study, tables.counting)),
         ("zoning", "Zoning 碳平衡分区", zoning_html(tables.zoning)),
@@ -328,10 +352,12 @@ def report_html(
         sections.append(("uncertainty", "Uncertainty of the zoning 分区不确定性", content))
     sections += [
         ("maps", "Maps 图件", images_html(maps, study.name, units, link_format)),
+        ("spatial", "Spatial autocorrelation 空间自相关", spatial_html),
         ("balance", "Carbon balance 碳收支", balance_html(tables.balance)),
         ("landuse", "Land use 土地利用 (ha)", landuse_html(tables.landuse_areas)),
     ]
-    flow_figures = images_html(flows, study.name, units, link_format, start=len(maps) + 1)
+    flow_start = len(maps) + len(lisa_maps) + 1
+    flow_figures = images_html(flows, study.name, units, link_format, start=flow_start)
     transitions = transition_outputs.report_section(
         tables.transitions, flow_figures, study.maps.language
     )

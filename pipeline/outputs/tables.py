@@ -24,6 +24,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from pipeline.model.constants import ZONE_NAMES_EN, ZONE_NAMES_ZH
+from pipeline.model.spatial import SpatialResult
 from pipeline.outputs.labels import COLUMN_INFO, COLUMN_NAMES_ZH, TEXT, display_columns
 from pipeline.outputs.provenance import Provenance
 
@@ -48,6 +49,7 @@ class MapTables:
     uncertainty: pd.DataFrame | None = None  # zone_uncertainty ([uncertainty] only)
     transitions: Any = None  # api.Transitions: land-use change between the years, if counted
     outlines: gpd.GeoDataFrame | None = None  # province outlines of a national study
+    spatial: SpatialResult | None = None  # Moran's I and LISA; None: [analysis] spatial = false
 
 
 def counting_text(counting: Mapping[str, Any]) -> str:
@@ -75,6 +77,13 @@ def balance_sheets(
     if uncertainty is not None:
         sheets["zone_uncertainty"] = uncertainty
     return sheets
+
+
+def spatial_sheets(result: SpatialResult | None) -> dict[str, pd.DataFrame]:
+    """``spatial_autocorrelation`` and ``lisa_clusters`` when they were computed, else none."""
+    if result is None or not result.computed:
+        return {}
+    return {"spatial_autocorrelation": result.global_moran, "lisa_clusters": result.lisa}
 
 
 def iter_csv_outputs(sheets: Mapping[str, pd.DataFrame]) -> Iterator[tuple[str, pd.DataFrame]]:

@@ -60,6 +60,7 @@ def write_outputs(
         tables.landuse_areas, tables.balance, tables.zoning, tables.uncertainty
     )
     sheets |= transition_outputs.sheets_of(tables.transitions)
+    sheets |= table_outputs.spatial_sheets(tables.spatial)
     with StagedOutputs(study.output_dir) as staged:
         for relative, frame in table_outputs.iter_csv_outputs(sheets):
             staged.write_csv(relative, frame)
@@ -85,6 +86,7 @@ def write_outputs(
                 zoning=tables.zoning, landuse_areas=tables.landuse_areas,
                 uncertainty=tables.uncertainty,
                 extra_tables=transition_outputs.geopackage_tables(tables.transitions),
+                spatial=tables.spatial,
             )  # fmt: skip
         if cache_entry is not None and not cache_entry.reused and cache_entry.areas is not None:
             body = cache_entry.areas.to_csv(index=False)  # verified by zonal.cache on reuse

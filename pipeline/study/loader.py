@@ -38,10 +38,15 @@ from pipeline.model.constants import (
     ZONING_BASES,
 )
 from pipeline.study.settings import (
+    DEFAULT_PERMUTATIONS,
+    DEFAULT_SEED,
     MAP_CLASSIFICATIONS,
     MAP_INDICATORS,
     MAP_LABEL_MODES,
+    PERMUTATION_RANGE,
+    SEED_RANGE,
     SVG_TEXT,
+    AnalysisSettings,
     BoundarySettings,
     Coefficients,
     ComputeSettings,
@@ -89,6 +94,7 @@ SECTION_KEYS: dict[str, set[str]] = {
     "compute": {"scheduler"},
     # besides these, one key per coefficient name (checked by _uncertainty)
     "uncertainty": {"draws", "seed"},
+    "analysis": {"spatial", "seed", "permutations"},
 }
 OPEN_SECTIONS = {"uncertainty"}  # sections whose other keys are names their reader checks
 REQUIRED_SECTIONS = ("study", "landuse", "statistics")
@@ -324,6 +330,7 @@ def _build_study(reader: _Reader, study_path: Path) -> Study | None:
         maps=_maps(reader),
         output=_output(reader),
         compute=ComputeSettings(scheduler=_scheduler(reader)),
+        analysis=_analysis(reader),
     )
     return dataclasses.replace(study, uncertainty=_uncertainty(reader, study.coefficients))
 
@@ -828,4 +835,26 @@ def _scheduler(reader: _Reader) -> str:
     if problem is not None:
         reader.problem("compute.scheduler", problem)
         return "single"
+    return value
+
+
+def _analysis(reader: _Reader) -> AnalysisSettings:
+    """``[analysis]``: spatial statistics on or off, the seed, the permutations."""
+    return AnalysisSettings(
+        spatial=reader.get("analysis", "spatial", bool, True),
+        seed=_integer_in(reader, "analysis.seed", DEFAULT_SEED, SEED_RANGE),
+        permutations=_integer_in(
+            reader, "analysis.permutations", DEFAULT_PERMUTATIONS, PERMUTATION_RANGE
+        ),
+    )
+
+
+def _integer_in(reader: _Reader, key: str, default: int, bounds: tuple[int, int]) -> int:
+    """The integer at ``section.key`` within ``bounds`` (inclusive), else a problem."""
+    section, name = key.split(".")
+    value = reader.get(section, name, int, default)
+    low, high = bounds
+    if not low <= value <= high:
+        reader.problem(key, f"must be an integer from {low:,} to {high:,}, got {value!r}")
+        return default
     return value

@@ -147,6 +147,22 @@ class OutputSettings:
     maps: bool = True  # false: `run` skips maps and report (`carbon-zoning maps` draws them)
 
 
+# [analysis]: the seed of every random step, the permutations of the spatial tests
+DEFAULT_SEED = 0
+DEFAULT_PERMUTATIONS = 999
+PERMUTATION_RANGE = (99, 99_999)
+SEED_RANGE = (0, 2**32 - 1)  # what numpy's legacy seeding (used by esda) accepts
+
+
+@dataclass(frozen=True)
+class AnalysisSettings:
+    """Analyses beyond the paper's zoning."""
+
+    spatial: bool = True  # Moran's I and LISA clusters (skipped below the minimum of units)
+    seed: int = DEFAULT_SEED  # seeds every random step (the permutation tests)
+    permutations: int = DEFAULT_PERMUTATIONS  # conditional permutations per test
+
+
 @dataclass(frozen=True)
 class ComputeSettings:
     """Where zonal tabulation runs."""
@@ -173,6 +189,7 @@ class Study:
     output: OutputSettings = field(default_factory=OutputSettings)
     compute: ComputeSettings = field(default_factory=ComputeSettings)
     uncertainty: UncertaintySettings | None = None  # None: no [uncertainty], no draws
+    analysis: AnalysisSettings = field(default_factory=AnalysisSettings)
     statistics_sheet: str | None = None  # Excel sheet of the statistics; None: the first
     statistics_decimal: str | None = None  # the statistics' decimal mark, "." or ",", if declared
 
