@@ -358,7 +358,7 @@ def test_every_uncertainty_problem_at_once(toy_study: MakeStudy) -> None:
         "[uncertainty.built_up] a coefficient cannot be negative: low = -1",
         "[uncertainty.draws] must be at least 10",
         "got 5",
-        "[uncertainty.seed] must be a whole number >= 0, got -1",
+        "[uncertainty.seed] must be an integer from 0 to 4,294,967,295, got -1",
     ):
         assert expected in message, expected
 
@@ -373,6 +373,14 @@ def test_absurd_draws_name_the_cap(toy_study: MakeStudy, monkeypatch: pytest.Mon
     monkeypatch.setenv("CARBON_ZONING_MAX_DRAWS", "2000000")
     settings = load_study(toy_study(_with("[uncertainty]\nforest = [3, 4]\ndraws = 1000000\n")))
     assert settings.uncertainty is not None and settings.uncertainty.draws == 1_000_000
+
+
+def test_uncertainty_seed_defaults_to_the_study_seed(toy_study: MakeStudy) -> None:
+    drawn = "[uncertainty]\nforest = [3, 4]\n"
+    study = load_study(toy_study(_with("[analysis]\nseed = 42\n" + drawn)))
+    assert study.uncertainty is not None and study.uncertainty.seed == 42
+    own = load_study(toy_study(_with("[analysis]\nseed = 42\n" + drawn + "seed = 7\n")))
+    assert own.uncertainty is not None and own.uncertainty.seed == 7
 
 
 def test_uncertainty_without_a_distribution(toy_study: MakeStudy) -> None:

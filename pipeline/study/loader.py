@@ -25,7 +25,6 @@ from pipeline.model.constants import (
     BUILTIN_SCHEMES,
     DEFAULT_SINK_T_PER_HA,
     DEFAULT_UNCERTAINTY_DRAWS,
-    DEFAULT_UNCERTAINTY_SEED,
     DEFAULT_ZONE_MATRIX,
     EEC_DEFINITIONS,
     ENERGY_FACTOR_KEY,
@@ -332,7 +331,8 @@ def _build_study(reader: _Reader, study_path: Path) -> Study | None:
         compute=ComputeSettings(scheduler=_scheduler(reader)),
         analysis=_analysis(reader),
     )
-    return dataclasses.replace(study, uncertainty=_uncertainty(reader, study.coefficients))
+    uncertainty = _uncertainty(reader, study.coefficients, study.analysis.seed)
+    return dataclasses.replace(study, uncertainty=uncertainty)
 
 
 def _boundaries(reader: _Reader) -> BoundarySettings | None:
@@ -588,8 +588,11 @@ def _check_non_negative(reader: _Reader, key: str, value: float) -> bool:
 UNCERTAINTY_MAX_DRAWS_VARIABLE = "CARBON_ZONING_MAX_DRAWS"
 
 
-def _uncertainty(reader: _Reader, coefficients: Coefficients) -> UncertaintySettings | None:
-    """``[uncertainty]``: ``draws``, ``seed`` and a distribution per coefficient name."""
+def _uncertainty(
+    reader: _Reader, coefficients: Coefficients, study_seed: int
+) -> UncertaintySettings | None:
+    """``[uncertainty]``: ``draws``, ``seed`` (by default the study's, ``[analysis] seed``)
+    and a distribution per coefficient name."""
     if "uncertainty" not in reader.data:
         return None
     section = reader.section("uncertainty")
@@ -619,9 +622,8 @@ def _uncertainty(reader: _Reader, coefficients: Coefficients) -> UncertaintySett
             f"gives no coefficient distribution (e.g. forest = [3.0, 4.1] or "
             f"forest = {{ mean = 3.55, sd = 0.4 }}; names: {', '.join(valid)})",
         )
-    return UncertaintySettings(
-        distributions=distributions, draws=_draws(reader), seed=_seed(reader)
-    )
+    seed = _integer_in(reader, "uncertainty.seed", study_seed, SEED_RANGE)
+    return UncertaintySettings(distributions=distributions, draws=_draws(reader), seed=seed)
 
 
 def _distribution(reader: _Reader, key: str, value: object) -> tuple[str, float, float] | None:
@@ -685,14 +687,6 @@ def _draws(reader: _Reader) -> int:
         )
         return DEFAULT_UNCERTAINTY_DRAWS
     return draws
-
-
-def _seed(reader: _Reader) -> int:
-    seed = reader.get("uncertainty", "seed", int, DEFAULT_UNCERTAINTY_SEED)
-    if seed < 0:
-        reader.problem("uncertainty.seed", f"must be a whole number >= 0, got {seed!r}")
-        return DEFAULT_UNCERTAINTY_SEED
-    return seed
 
 
 def _zoning(reader: _Reader) -> ZoningSettings:
