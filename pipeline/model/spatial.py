@@ -132,16 +132,12 @@ def load_pysal() -> tuple[ModuleType, ModuleType]:
     loaded = sys.modules.get("esda.moran")
     if loaded is not None:
         return importlib.import_module("libpysal.weights"), loaded
-    spec = importlib.util.find_spec("esda")
-    if (
-        spec is None
-        or not spec.submodule_search_locations
-        or not importlib.util.find_spec("libpysal")
-    ):
-        raise PipelineError("spatial statistics need the 'esda' and 'libpysal' packages")
     numba = sys.modules.get("numba")
     stub = "esda" not in sys.modules
     if stub:  # a bare package object, so the relative imports of esda.moran resolve
+        spec = importlib.util.find_spec("esda")
+        if spec is None or not spec.submodule_search_locations:
+            raise PipelineError("spatial statistics need the 'esda' package (pip install esda)")
         package = importlib.util.module_from_spec(
             importlib.machinery.ModuleSpec("esda", None, is_package=True)
         )
