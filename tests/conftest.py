@@ -527,8 +527,10 @@ def paused_run_command(stage: str, *argv: str) -> list[str]:
 
 SLOW_TABULATION_DRIVER = """\
 import sys, time
+import dask
 from pipeline import cli
 from pipeline.zonal import schedulers
+dask.config.set({"multiprocessing.context": "fork"})  # worker processes keep the patch below
 delay_s, argv = float(sys.argv[1]), sys.argv[2:]
 schedulers.STRIP_TARGET_PIXELS = 1  # one row per strip
 count_rows = schedulers.count_rows
@@ -546,7 +548,8 @@ sys.argv[1:] = argv
 cli.entry()
 """
 """A ``python -c`` program: the CLI with ``argv``, each strip (one raster row) taking ``delay_s``
-longer to count; prints ``counting`` when the first strip starts. Patched here, by the test."""
+longer to count; prints ``counting`` when the first strip starts (in Dask's worker processes
+too: they are forked). Patched here, by the test."""
 
 KILLED_COMMIT_DRIVER = """\
 import os, signal, sys

@@ -3,6 +3,7 @@ stale locks, the land-use cache and the run manifest."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -136,23 +137,31 @@ def test_interrupted_run_keeps_earlier_outputs(
 ROWS_SLOW = 400  # one strip per row: 400 × 0.1 s over 2 threads ≥ 20 s of counting
 
 
-def _slow_study(tmp_path: Path) -> Path:
+def _slow_study(tmp_path: Path, scheduler: str = "single") -> Path:
     """The raster case with 400 × 400 px rasters (5 m pixels over the same 2 km)."""
     study = _raster_study(tmp_path)
+    if scheduler != "single":
+        text = study.read_text(encoding="utf-8")
+        study.write_text(f'{text}\n[compute]\nscheduler = "{scheduler}"\n', encoding="utf-8")
     for name in ("lu_2015.tif", "lu_2020.tif"):
         write_raster(study.parent, {"path": name, "size": ROWS_SLOW, "pixel": 5.0})
     return study
 
 
-@pytest.mark.parametrize("signals", [2, 3])
+@pytest.mark.parametrize(
+    ("scheduler", "signals"),
+    [("single", 2), ("single", 3), ("threads", 3), ("processes", 2)],
+)
 def test_repeated_interrupts_stop_a_tabulation_within_two_seconds(
-    tmp_path: Path, signals: int
+    tmp_path: Path, scheduler: str, signals: int
 ) -> None:
-    study = _slow_study(tmp_path)
+    """Dask's local schedulers too: the stop flag is checked per strip in every task."""
+    study = _slow_study(tmp_path, scheduler)
     before = snapshot(_processed(study))
     child = subprocess.Popen(
         driver_command(SLOW_TABULATION_DRIVER, "0.1", "run", str(study), "--force"),
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,  # a failed test kills the worker processes too
     )  # fmt: skip
     assert child.stdout is not None
     for line in child.stdout:
@@ -167,8 +176,8 @@ def test_repeated_interrupts_stop_a_tabulation_within_two_seconds(
     try:
         child.wait(timeout=2.0 + 0.1 * signals)
     finally:
-        if child.poll() is None:
-            child.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)
     elapsed_s = time.monotonic() - sent_at
     err = child.stderr.read()  # type: ignore[union-attr]
     assert child.returncode == 130, err
@@ -176,6 +185,37 @@ def test_repeated_interrupts_stop_a_tabulation_within_two_seconds(
     assert err.startswith("interrupted") and "Traceback" not in err
     assert snapshot(_processed(study)) == before
     assert _leftovers(study.parent / "out") == []
+
+
+def test_worker_processes_end_with_a_killed_run(tmp_path: Path) -> None:
+    """SIGKILL leaves no one to stop Dask's process pool: its workers notice that their
+    parent is gone and end (instead of counting on as orphans)."""
+    study = _slow_study(tmp_path, "processes")
+    child = subprocess.Popen(
+        driver_command(SLOW_TABULATION_DRIVER, "0.1", "run", str(study), "--force"),
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    assert child.stdout is not None
+    try:
+        for line in child.stdout:
+            if line.startswith("counting"):
+                break
+        time.sleep(0.5)
+        child.kill()
+        child.wait(timeout=10)
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(child.pid, 0)  # a worker of the group is still alive
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("worker processes still running 5 s after their run was killed")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)
 
 
 def _changed_inputs_run(study: Path, kill_at: int) -> subprocess.CompletedProcess[str]:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import replace
 
 import rasterio
@@ -149,16 +152,65 @@ def _stop_pool(
 def _run_dask(
     job: GridJob, strips: list[tuple[int, int]], scheduler: str, show_progress: bool
 ) -> dict[int, Counts]:
-    """Groups of strips become Dask tasks whose partial (unit, code) tables are summed."""
+    """Groups of strips become Dask tasks whose partial (unit, code) tables are summed.
+
+    Every task checks a stop flag between its strips: a file in a new temporary folder,
+    created on any exception here (Ctrl-C, SIGTERM), so that threads, worker processes and
+    workers of a distributed scheduler on this host all see it. Queued tasks are cancelled
+    and the running ones return after their current strip; each task closes the datasets it
+    opened itself, so none is closed under a thread still reading it.
+    """
     per_task = max(1, min(DASK_STRIPS_PER_TASK, len(strips) // 8))
     chunks = [strips[i : i + per_task] for i in range(0, len(strips), per_task)]
     total = empty_counts(job)
-    with Progress(job, len(strips), show_progress) as bar:
-        if scheduler.startswith("tcp://"):
-            _run_distributed(job, chunks, scheduler, total, bar)
-        else:
-            _run_local_dask(job, chunks, scheduler, total, bar)
+    folder = tempfile.mkdtemp(prefix="carbon-zoning-stop-")
+    stop_path = os.path.join(folder, "stop")
+    try:
+        with Progress(job, len(strips), show_progress) as bar:
+            if scheduler.startswith("tcp://"):
+                _run_distributed(job, chunks, scheduler, total, bar, stop_path)
+            else:
+                _run_local_dask(job, chunks, scheduler, total, bar, stop_path)
+    finally:
+        with contextlib.suppress(OSError):
+            os.remove(stop_path)
+        with contextlib.suppress(OSError):
+            os.rmdir(folder)
     return total
+
+
+def _raise_stop_flag(stop_path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.close(os.open(stop_path, os.O_CREAT | os.O_WRONLY, 0o600))
+
+
+def _local_pool(scheduler: str) -> Executor:
+    """The pool Dask's local scheduler runs on, owned here so it can be stopped here."""
+    workers = os.cpu_count() or 1
+    if scheduler == "processes":
+        from concurrent.futures import ProcessPoolExecutor
+
+        from dask.multiprocessing import get_context
+
+        return ProcessPoolExecutor(
+            workers,
+            mp_context=get_context(),
+            initializer=_exit_with_parent,
+            initargs=(os.getpid(),),
+        )
+    return ThreadPoolExecutor(workers)
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """In a worker process: end it when the run that started it is gone (a SIGKILL leaves
+    no one to stop the pool; the worker would count on as an orphan)."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()
 
 
 def _run_local_dask(
@@ -167,14 +219,15 @@ def _run_local_dask(
     scheduler: str,
     total: dict[int, Counts],
     bar: Callable[[int], None],
+    stop_path: str,
 ) -> None:
-    """Dask's local ``threads`` or ``processes`` scheduler."""
+    """Dask's local ``threads`` or ``processes`` scheduler, on a pool of ours."""
     _require_dask(scheduler)
     import dask
     from dask.callbacks import Callback
 
     shared = dask.delayed(job, pure=True)
-    tasks = [dask.delayed(count_strips, pure=True)(shared, chunk) for chunk in chunks]
+    tasks = [dask.delayed(count_strips, pure=True)(shared, chunk, stop_path) for chunk in chunks]
     sizes = {task.key: len(chunk) for task, chunk in zip(tasks, chunks, strict=True)}
 
     class _Tick(Callback):
@@ -183,10 +236,32 @@ def _run_local_dask(
         ) -> None:
             bar(sizes.get(key, 0))
 
-    with _Tick():
-        partials = dask.compute(*tasks, scheduler=scheduler)
+    pool = _local_pool(scheduler)
+    try:
+        with _Tick():
+            partials = dask.compute(*tasks, scheduler=scheduler, pool=pool)
+    except BaseException:
+        _raise_stop_flag(stop_path)
+        _shut_down(pool, cancel=True)
+        raise
+    interrupt = _shut_down(pool, cancel=False)
+    if interrupt is not None:
+        raise interrupt
     for partial in partials:
         add_all(total, partial)
+
+
+def _shut_down(pool: Executor, *, cancel: bool) -> KeyboardInterrupt | None:
+    """Wait for the pool's running tasks (after a stop, each returns within one strip),
+    whatever interrupts arrive meanwhile; returns the interrupt that arrived, if any."""
+    caught = None
+    while True:
+        try:
+            pool.shutdown(wait=True, cancel_futures=cancel)
+            return caught
+        except KeyboardInterrupt as interrupt:
+            caught = caught or interrupt
+            cancel = True
 
 
 def _run_distributed(
@@ -195,8 +270,10 @@ def _run_distributed(
     address: str,
     total: dict[int, Counts],
     bar: Callable[[int], None],
+    stop_path: str,
 ) -> None:
-    """A Dask distributed scheduler at ``address``; partials summed as they arrive."""
+    """A Dask distributed scheduler at ``address``; partials summed as they arrive. On an
+    interrupt the futures are cancelled (and workers on this host see the stop flag)."""
     _require_dask(address)
     from distributed import Client, as_completed
 
@@ -207,21 +284,36 @@ def _run_distributed(
         raise InputError("[compute] scheduler", problem) from error
     with client:
         shared = client.scatter(job, broadcast=True)
-        futures = [client.submit(count_strips, shared, chunk, pure=False) for chunk in chunks]
+        futures = [
+            client.submit(count_strips, shared, chunk, stop_path, pure=False) for chunk in chunks
+        ]
         sizes = {future.key: len(chunk) for future, chunk in zip(futures, chunks, strict=True)}
-        for future in as_completed(futures):
-            add_all(total, future.result())
-            bar(sizes[future.key])
-            future.release()
+        try:
+            for future in as_completed(futures):
+                add_all(total, future.result())
+                bar(sizes[future.key])
+                future.release()
+        except BaseException:
+            _raise_stop_flag(stop_path)
+            with contextlib.suppress(Exception):
+                client.cancel(futures)
+            raise
 
 
-def count_strips(job: GridJob, strips: Sequence[tuple[int, int]]) -> dict[int, Counts]:
-    """Count several strips of a grid in one task (datasets opened once); summed tables."""
+def count_strips(
+    job: GridJob, strips: Sequence[tuple[int, int]], stop_path: str | None = None
+) -> dict[int, Counts]:
+    """Count several strips of a grid in one task (datasets opened once); summed tables.
+
+    Returns early (a partial table, which the caller discards) once ``stop_path`` exists.
+    """
     total = empty_counts(job)
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
         datasets = open_layers(job)
         try:
             for row_start, row_stop in strips:
+                if stop_path is not None and os.path.exists(stop_path):
+                    break
                 add_all(total, count_rows(job, row_start, row_stop, datasets=datasets))
         finally:
             for dataset in datasets.values():
