@@ -247,7 +247,9 @@ def test_a_commit_killed_at_a_rename_is_completed_by_the_next_run(
     manifest = json.loads(recovered["run.json"])
     listed = {str(Path(p).relative_to("data/processed")) for p in manifest["outputs"]}
     cached = Path(manifest["landuse_cache"]["file"])  # the areas and their counting sidecar
-    assert set(recovered) == listed | {f"cache/{cached.name}", f"cache/{cached.stem}.json"}
+    pairs = Path(manifest["landuse_cache"]["transitions_file"])  # and their transitions
+    kept = {f"cache/{cached.name}", f"cache/{cached.stem}.json", f"cache/{pairs.name}"}
+    assert set(recovered) == listed | kept
     changed = [name for name in ("carbon_balance.csv", "run.json", "carbon_balance.xlsx")
                if recovered[name] != old[name]]  # fmt: skip
     assert changed == ["carbon_balance.csv", "run.json", "carbon_balance.xlsx"]

@@ -37,8 +37,11 @@ class CacheEntry:
     transitions_path: str | None = None
 
     def manifest(self) -> dict[str, object]:
-        """The ``landuse_cache`` entry of run.json."""
-        return {"key": self.key, "file": self.relative_path, "reused": self.reused}
+        """The ``landuse_cache`` entry of run.json (with the transitions file kept beside)."""
+        entry: dict[str, object] = {"key": self.key, "file": self.relative_path}
+        if self.transitions_path is not None:
+            entry["transitions_file"] = self.transitions_path
+        return entry | {"reused": self.reused}
 
 
 def write_outputs(
