@@ -169,3 +169,22 @@ def test_flow_figure_labels_do_not_overlap() -> None:
             assert len(boxes) == 6
             for lower, upper in itertools.pairwise(boxes):
                 assert lower.y1 <= upper.y0 + 0.5  # pixels
+
+
+def test_maps_command_redraws_the_transition_figures_of_the_last_run(tmp_path: Path) -> None:
+    from pipeline.api import render_maps
+
+    study = modis_study(tmp_path, maps=True)
+    write_outputs(run_study(study))
+    redrawn = {p.relative_to(tmp_path).as_posix() for p in render_maps(study)}
+    assert "maps/landuse_transitions_2015_2020.png" in redrawn
+    assert "maps/transition_sink_change_2015_2020.svg" in redrawn
+    report = (tmp_path / "data" / "processed" / "report.html").read_text(encoding="utf-8")
+    assert '<section id="transitions">' in report and "-84.0" in report
+    text = study.read_text(encoding="utf-8").replace(
+        "[statistics]", "transitions = false\n[statistics]"
+    )
+    study.write_text(text, encoding="utf-8")
+    write_outputs(run_study(study))  # the older transition CSVs stay, but are not this run's
+    redrawn = {p.relative_to(tmp_path).as_posix() for p in render_maps(study)}
+    assert not any("transition" in path for path in redrawn)

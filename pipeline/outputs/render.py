@@ -160,6 +160,7 @@ def read_tables(
         tables["carbon_balance"], tables["zoning"], tables["landuse_areas"], units, reproduction,
         counting=recorded_counting(study), uncertainty=uncertainty, outlines=outlines,
         spatial=recorded_spatial(study),
+        transitions=transition_outputs.read_recorded(study.processed_dir, read_processed_table),
     )  # fmt: skip
 
 

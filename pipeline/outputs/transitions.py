@@ -9,7 +9,10 @@ flows (unchanged land would dwarf them); the figure says how much stayed.
 from __future__ import annotations
 
 import html
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -59,6 +62,47 @@ def sheets_of(transitions: Any) -> dict[str, pd.DataFrame]:
     if transitions is None:
         return {}
     return {name: getattr(transitions, attribute) for name, (attribute, _) in SHEETS.items()}
+
+
+@dataclass(frozen=True)
+class RecordedTransitions:
+    """The transition tables a re-render draws from (read back from the processed CSVs)."""
+
+    classes: pd.DataFrame
+    summary: pd.DataFrame
+
+
+RECORDED_COLUMNS = {
+    # table -> (text columns, numeric columns) the figures and the report need; sink changes
+    # of nodata rows and LC without land are blank, so not required to be numbers
+    "transitions_class": (("unit", "class_from", "class_to"), ("year_from", "year_to", "area_ha")),
+    "transition_summary": (
+        ("unit",),
+        ("year_from", "year_to", "land_ha", "changed_ha", "sink_change_t"),
+    ),
+}
+
+
+def read_recorded(
+    processed_dir: Path, reader: Callable[[Path, tuple[str, ...], tuple[str, ...]], pd.DataFrame]
+) -> RecordedTransitions | None:
+    """The transition tables of the last run, when its run.json lists them (a later run
+    without transitions leaves older files behind, which are not drawn); ``reader`` checks
+    each table (``render.read_processed_table``)."""
+    try:
+        manifest = json.loads((processed_dir / "run.json").read_text(encoding="utf-8"))
+        listed = set(manifest.get("outputs", []))
+    except (OSError, ValueError, AttributeError, TypeError):
+        return None
+    names = list(RECORDED_COLUMNS)
+    if not all(f"data/processed/{name}.csv" in listed for name in names):
+        return None
+    tables = {
+        name: reader(processed_dir / f"{name}.csv", *RECORDED_COLUMNS[name]) for name in names
+    }
+    for frame in tables.values():
+        frame["unit"] = frame["unit"].astype(str)
+    return RecordedTransitions(tables["transitions_class"], tables["transition_summary"])
 
 
 def geopackage_tables(transitions: Any) -> dict[str, tuple[pd.DataFrame, str]]:
