@@ -26,3 +26,13 @@ def test_benchmark_smoke(tmp_path: Path) -> None:
     assert results["engines"]["engine_3years"]["rasterizations"] == 1
     report = (tmp_path / "RESULTS.md").read_text(encoding="utf-8")
     assert "3000 × 3000 px" in report and "centre table equals rasterstats: True" in report
+
+
+@pytest.mark.slow
+def test_transitions_benchmark_smoke(tmp_path: Path) -> None:
+    command = [sys.executable, str(REPO / "benchmarks" / "transitions.py"), "--pixels", "400"]
+    command += ["--units", "5", "--rounds", "1", "--out", str(tmp_path), "--work", str(tmp_path)]
+    subprocess.run(command, check=True, cwd=REPO, capture_output=True, timeout=300)
+    results = json.loads((tmp_path / "transitions_400px_5u.json").read_text(encoding="utf-8"))
+    assert len(results["rows"]) == 4
+    assert all(row["with_s"] > 0 and row["without_s"] > 0 for row in results["rows"])
