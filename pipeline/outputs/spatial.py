@@ -39,6 +39,7 @@ CLUSTER_COLOURS: dict[str, str] = {
 LAYER_FIELD = "lisa_balance"  # the field the lisa_<year> layers are styled on
 PANEL_COLUMNS = 3
 PANEL_IN = 3.5  # the larger side of one small map (inches)
+PANEL_TITLE_IN = 0.62  # above each small map: its two-line title and a gap
 TITLE_IN, LEGEND_IN, FOOTNOTE_IN = 0.75, 0.75, 0.85  # bands above and below the panels
 
 
@@ -135,7 +136,7 @@ def _panel_grid(frame: gpd.GeoDataFrame, panels: int, title: str) -> tuple[Figur
     aspect = max(east - west, 1.0) / max(north - south, 1.0)
     panel_w = PANEL_IN if aspect >= 1 else PANEL_IN * max(aspect, 0.55)
     panel_h = panel_w / aspect if aspect >= 1 else PANEL_IN
-    panel_h += 0.45  # the panel's two-line title
+    panel_h += PANEL_TITLE_IN  # the panel's two-line title, clear of the map above
     columns = min(PANEL_COLUMNS, panels)
     rows = -(-panels // columns)
     width = max(columns * panel_w + 0.5, 7.4)
@@ -149,7 +150,7 @@ def _panel_grid(frame: gpd.GeoDataFrame, panels: int, title: str) -> tuple[Figur
         row, column = divmod(index, columns)
         bottom = LEGEND_IN + FOOTNOTE_IN + (rows - 1 - row) * panel_h
         rect = ((left + column * panel_w + 0.08) / width, (bottom + 0.05) / height,
-                (panel_w - 0.16) / width, (panel_h - 0.5) / height)  # fmt: skip
+                (panel_w - 0.16) / width, (panel_h - PANEL_TITLE_IN - 0.05) / height)  # fmt: skip
         axes.append(figure.add_axes(rect))
     return figure, axes
 
