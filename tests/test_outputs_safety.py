@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -216,6 +217,67 @@ def test_worker_processes_end_with_a_killed_run(tmp_path: Path) -> None:
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(child.pid, signal.SIGKILL)
+
+
+FULL_DISK_LIMIT_BYTES = 64 * 1024
+"""Smaller than the run's GeoPackage (~220 KB), larger than its inputs and every text output."""
+
+
+def _small_filesystem(folder: Path) -> bool:
+    """Mount a 160 KB tmpfs at ``folder`` (root only; False where mounting is not allowed)."""
+    if os.geteuid() != 0:
+        return False
+    folder.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=160k", "tmpfs", str(folder)],
+        capture_output=True, check=False,
+    )  # fmt: skip
+    return done.returncode == 0
+
+
+def _limit_file_size() -> None:
+    """In the child: files may not grow beyond the limit (writes fail with EFBIG)."""
+    import resource
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # else the kernel kills the writer
+    resource.setrlimit(resource.RLIMIT_FSIZE, (FULL_DISK_LIMIT_BYTES, FULL_DISK_LIMIT_BYTES))
+
+
+@pytest.mark.parametrize("full", ["file_size_limit", "tiny_filesystem"])
+def test_a_full_disk_is_an_output_error_and_keeps_earlier_outputs(
+    tmp_path: Path, full: str
+) -> None:
+    """Outputs that cannot be written whole (the disk fills while the GeoPackage is built):
+    exit 2 with a message naming the file and the OS error, the earlier outputs unchanged,
+    no temporary file, journal or lock left. Either a real 160 KB filesystem (where the test
+    may mount one) or a file-size limit in the child (``RLIMIT_FSIZE``: writes fail as on a
+    full disk)."""
+    root = tmp_path / "small"
+    mounted = full == "tiny_filesystem" and _small_filesystem(root)
+    if full == "tiny_filesystem" and not mounted:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        study, _spec = build_case(RASTER_CASE, root)
+        before = snapshot(_processed(study))
+        done = subprocess.run(
+            [sys.executable, "-m", "pipeline", "run", str(study)],
+            cwd=REPO, capture_output=True, text=True, timeout=300,
+            preexec_fn=None if mounted else _limit_file_size,
+        )  # fmt: skip
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.startswith("error: ") and "Traceback" not in done.stderr
+        assert re.search(rf"{re.escape(str(_processed(study)))}/\S+: cannot", done.stderr)
+        if mounted:  # (the text outputs fit; the GeoPackage is the first that does not)
+            assert re.search(r"No space left on device|[0-9]+ bytes free on its disk", done.stderr)
+        else:
+            assert re.search(
+                rf"File too large|files limited to {FULL_DISK_LIMIT_BYTES} bytes", done.stderr
+            )
+        assert snapshot(_processed(study)) == before
+        assert _leftovers(study.parent / "out") == []
+    finally:
+        if mounted:
+            subprocess.run(["umount", str(root)], check=False)
 
 
 def _changed_inputs_run(study: Path, kill_at: int) -> subprocess.CompletedProcess[str]:

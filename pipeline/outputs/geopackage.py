@@ -41,6 +41,7 @@ from pipeline.outputs.labels import COLUMN_INFO, COLUMN_NAMES_ZH, INDICATORS, In
 from pipeline.outputs.provenance import Provenance, study_provenance
 from pipeline.outputs.staging import StagedOutputs
 from pipeline.outputs.tables import with_zone_names
+from pipeline.runtime.files import space_hint
 from pipeline.runtime.versions import pipeline_version
 from pipeline.study.settings import Coefficients, MapSettings, Study, ZoningSettings
 
@@ -509,7 +510,10 @@ def write_geopackage(
         os.replace(work, path)
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, sqlite3.Error) as error:
         # e.g. the disk is full: GDAL and SQLite report it in their own exception types
-        raise OSError(f"GDAL/SQLite cannot write the GeoPackage: {error}") from error
+        hint = space_hint(path.parent)
+        raise OSError(
+            f"GDAL/SQLite cannot write the GeoPackage: {error}; {hint} (a full disk?)"
+        ) from error
     finally:
         work.unlink(missing_ok=True)  # only left behind when writing failed
 

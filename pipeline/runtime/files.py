@@ -46,6 +46,25 @@ def refuse_non_file(path: str | Path, *, folder_ok: bool = False) -> None:
         raise InputError(path, "is a folder, not a file; point the study at the file inside it")
 
 
+def space_hint(folder: Path) -> str:
+    """Free space on ``folder``'s disk and any file-size limit of this process, for a message
+    about a write that failed without saying why (GDAL, SQLite)."""
+    import shutil
+
+    parts = []
+    with contextlib.suppress(OSError):
+        parts.append(f"{shutil.disk_usage(folder).free} bytes free on its disk")
+    try:
+        import resource
+
+        soft, _hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+        if soft != resource.RLIM_INFINITY:
+            parts.append(f"files limited to {soft} bytes (ulimit -f)")
+    except (ImportError, OSError, ValueError):  # no resource module on Windows
+        pass
+    return "; ".join(parts)
+
+
 @contextlib.contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; it replaces ``path`` when the block succeeds.
