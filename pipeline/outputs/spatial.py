@@ -238,7 +238,10 @@ def section_html(
         f"its Moran scatter-plot quadrant where the pseudo p-value is below "
         f"{model.SIGNIFICANCE:g}, else not significant. Tables: "
         "<code>spatial_autocorrelation.csv</code>, <code>lisa_clusters.csv</code>. "
-        "Queen 邻接、行标准化权重；置换检验伪 P 值；LISA 聚集类型以 p &lt; 0.05 判定。</p>"
+        "Within a year SEC is the compensation rate times one constant (the region's E/A), "
+        "so their Moran's I and clusters coincide. "
+        "Queen 邻接、行标准化权重；置换检验伪 P 值；LISA 聚集类型以 p &lt; 0.05 判定；"
+        "同一年份 SEC 等于碳补偿率乘以同一常数，两者的莫兰指数与聚集类型相同。</p>"
     )
     return (
         method
