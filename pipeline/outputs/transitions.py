@@ -176,8 +176,8 @@ def plot_class_flows(
     left = flows.groupby("class_from")["area_ha"].sum().sort_values(ascending=False)
     right = flows.groupby("class_to")["area_ha"].sum().sort_values(ascending=False)
     levels = [
-        [(f"{c}|from", float(v), _node(c, language, "left")) for c, v in left.items()],
-        [(f"{c}|to", float(v), _node(c, language, "right")) for c, v in right.items()],
+        [(f"{c}|from", float(v), _node(c, float(v), language, "left")) for c, v in left.items()],
+        [(f"{c}|to", float(v), _node(c, float(v), language, "right")) for c, v in right.items()],
     ]
     bands = [
         (f"{row.class_from}|from", f"{row.class_to}|to", float(row.area_ha))
@@ -224,11 +224,11 @@ def spread_labels(texts: list[Any], ax: Any) -> None:
         text.set_va("center")
 
 
-def _node(land_class: str, language: str, side: str) -> dict[str, object]:
+def _node(land_class: str, area_ha: float, language: str, side: str) -> dict[str, object]:
     unit = "hm²" if language == "zh" else "ha"
     return {
-        "label": class_name(land_class, language),
-        "label_format": "{label} {value:,.1f} " + unit,
+        "label": f"{class_name(land_class, language)} {_ha(area_ha)} {unit}",
+        "label_format": "{label}",
         "label_pos": side,
         "label_opts": {"fontsize": 9},
         "color": LAND_CLASS_COLOURS.get(land_class, "#999999"),
