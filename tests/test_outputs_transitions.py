@@ -188,3 +188,23 @@ def test_maps_command_redraws_the_transition_figures_of_the_last_run(tmp_path: P
     write_outputs(run_study(study))  # the older transition CSVs stay, but are not this run's
     redrawn = {p.relative_to(tmp_path).as_posix() for p in render_maps(study)}
     assert not any("transition" in path for path in redrawn)
+
+
+def test_class_flows_of_one_unit_or_the_study() -> None:
+    """Changed land by class pair (nodata and unchanged land apart), per unit on request."""
+    rows = [
+        ("A", 2015, 2020, "cropland", "built_up", 20.0, -23.2),
+        ("A", 2015, 2020, "cropland", "cropland", 80.0, 0.0),
+        ("A", 2015, 2020, "nodata", "forest", 5.0, float("nan")),
+        ("B", 2015, 2020, "cropland", "built_up", 6.0, -6.96),
+        ("B", 2015, 2020, "forest", "forest", 14.0, 0.0),
+    ]
+    table = pd.DataFrame(rows, columns=["unit", "year_from", "year_to", "class_from",
+                                        "class_to", "area_ha", "sink_change_t"])  # fmt: skip
+    flows, unchanged_ha, valid_ha = outputs.class_flows(table, 2015, 2020)
+    assert flows.to_dict("records") == [
+        {"class_from": "cropland", "class_to": "built_up", "area_ha": 26.0}
+    ]
+    assert (unchanged_ha, valid_ha) == (94.0, 120.0)  # 80 + 14 of 20 + 80 + 6 + 14
+    flows, unchanged_ha, valid_ha = outputs.class_flows(table, 2015, 2020, unit="B")
+    assert flows["area_ha"].tolist() == [6.0] and (unchanged_ha, valid_ha) == (14.0, 20.0)
