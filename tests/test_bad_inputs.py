@@ -20,12 +20,15 @@ and the culprit, and leave the sentinels byte-identical and no temporary files b
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import CASES, build_case, snapshot
+from conftest import CASES, REPO, build_case, snapshot
 
 from pipeline.cli import main
 
@@ -80,3 +83,56 @@ def test_validate_reports_the_case(
     for fragment in spec["message"]:
         assert fragment in err, f"{fragment!r} not in the message:\n{err}"
     assert snapshot(study.parent / "out") == before
+
+
+MAX_PEAK_RSS_BYTES = 2**30
+MEASURING_DRIVER = """\
+import json, os, sys, warnings
+from pipeline.cli import main
+from pipeline.zonal.counting import load_kernels
+load_kernels()  # once, before the forks (as a run would load them)
+warnings.simplefilter("ignore")
+pending, running = list(zip(sys.argv[1::2], sys.argv[2::2])), {}
+while pending or running:
+    while pending and len(running) < 2:
+        case, study = pending.pop(0)
+        pid = os.fork()
+        if pid == 0:  # the case's own process, from the imported command line
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, 1)
+            os.dup2(null, 2)
+            os._exit(main(["run", study, "--force"]))
+        running[pid] = case
+    pid, status, usage = os.wait4(-1, 0)
+    peak = usage.ru_maxrss * (1 if sys.platform == "darwin" else 1024)
+    print(json.dumps([running.pop(pid), peak, os.waitstatus_to_exitcode(status)]), flush=True)
+"""
+"""A ``python -c`` program: ``run`` of each (case, study) pair in a process forked from one
+that imported the command line (two at a time); prints each one's peak resident memory
+(``wait4``'s ``ru_maxrss``: that process alone) and exit status."""
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "wait4"), reason="needs os.fork and os.wait4")
+def test_peak_memory_of_every_case_is_under_1_gb(tmp_path: Path) -> None:
+    """Each case runs in its own process; its peak RSS (imported libraries included) must stay
+    under 1 GiB: bounded inputs (zip bombs, huge headers, a million units) never expand."""
+    arguments, expected = [], {}
+    for case in CASES:
+        study, spec = build_case(case, tmp_path)
+        arguments += [case, str(study)]
+        expected[case] = spec["expect"]
+    done = subprocess.run(
+        [sys.executable, "-c", MEASURING_DRIVER, *arguments],
+        cwd=REPO, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    measured = {
+        case: (peak, status) for case, peak, status in map(json.loads, done.stdout.split("\n")[:-1])
+    }
+    assert set(measured) == set(CASES)
+    for case, (_peak, status) in measured.items():
+        assert (status == 0) == (expected[case] == "ok"), (case, status)
+    heaviest = sorted(measured.items(), key=lambda item: -item[1][0])[:5]
+    summary = ", ".join(f"{case} {peak / 2**20:.0f} MiB" for case, (peak, _s) in heaviest)
+    assert all(peak < MAX_PEAK_RSS_BYTES for peak, _status in measured.values()), summary
+    print(f"peak memory, heaviest cases: {summary}")
