@@ -19,6 +19,7 @@ is empty. mapclassify is imported only when a data-driven scheme is actually nee
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.machinery
 import importlib.util
@@ -132,13 +133,25 @@ def _classifier(y: np.ndarray, scheme: str, k: int):
     state = np.random.get_state()
     np.random.seed(CLASSIFICATION_SEED)
     try:
-        with warnings.catch_warnings():  # FisherJenks says it runs without numba: on purpose
+        # One OpenMP thread for scikit-learn's KMeans (NaturalBreaks): a few hundred values
+        # need no more, and an OpenMP team started here would hang the figure workers that
+        # render.drawn_jobs forks (libgomp is not fork-safe).
+        with warnings.catch_warnings(), _one_openmp_thread():
+            # FisherJenks says it runs without numba: on purpose
             warnings.filterwarnings("ignore", "Numba not installed", UserWarning)
             if scheme in SCHEMES_WITHOUT_K:
                 return getattr(classifiers, scheme)(y)
             return getattr(classifiers, scheme)(y, k=k)
     finally:
         np.random.set_state(state)
+
+
+def _one_openmp_thread() -> contextlib.AbstractContextManager[object]:
+    try:
+        from threadpoolctl import threadpool_limits  # scikit-learn's own dependency
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="openmp")
 
 
 def mapclassify_classifiers(*, numba: bool = False) -> ModuleType:

@@ -64,6 +64,15 @@ class StagedOutputs:
         self._staged[final] = temporary
         return temporary
 
+    def adopt(self, relative: str | Path, temporary: Path) -> None:
+        """Stage ``temporary``, written by a worker process from its own :meth:`staging_path`
+        (a copy of this object in a forked child), as the output ``relative``."""
+        final = self.root / relative
+        previous = self._staged.get(final)
+        if previous is not None and previous != temporary:
+            previous.unlink(missing_ok=True)
+        self._staged[final] = temporary
+
     def write(self, relative: str | Path, writer: Callable[[Path], None]) -> None:
         """Stage one output: ``writer`` writes it to the temporary path it is given."""
         temporary = self.staging_path(relative)
