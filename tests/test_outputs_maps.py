@@ -241,3 +241,40 @@ def test_study_maps_footnote_setting_reaches_the_footnote(tmp_path: Path) -> Non
     assert study.maps.footnote == "统计数据：贵阳统计年鉴 2016、2021"
     provenance = Provenance(None, "areas.csv", "statistics.csv", ())
     assert "贵阳统计年鉴" in render.footnote_text(provenance, "zh", study.maps.footnote)
+
+
+def test_demo_balance_maps_of_2015_and_2020_differ_where_the_values_differ(
+    demo_tables: Study,
+) -> None:
+    tables = render.read_tables(demo_tables, read_units(demo_tables))
+    shared = classification.study_classes(tables.balance, demo_tables.maps, demo_tables.zoning)
+    indicator = next(i for i in labels.INDICATORS if i.column == "balance_t")
+    colours = {}
+    with mpl.rc_context(cjk_rc()):
+        units = maps.prepare_units(tables.units)
+        for year, rows in tables.balance.groupby("year"):
+            ax = maps.plot_indicator(units, rows, indicator, classes=shared["balance_t"])
+            colours[year] = dict(zip(units["unit"], ax.collections[0].get_facecolors().tolist(),
+                                     strict=True))  # fmt: skip
+    values = tables.balance.pivot(index="unit", columns="year", values="balance_t")
+    classes = shared["balance_t"]
+    for unit, (v2015, v2020) in values[[2015, 2020]].iterrows():
+        same_class = classes.value_colours([v2015])[0] == classes.value_colours([v2020])[0]
+        assert (colours[2015][unit] == colours[2020][unit]) == same_class, unit
+    assert any(colours[2015][u] != colours[2020][u] for u in values.index)  # 市辖区: 4,332 -> 2,704
+
+
+def test_demo_eec_and_sec_legends_show_the_zoning_breaks(demo_tables: Study) -> None:
+    tables = render.read_tables(demo_tables, read_units(demo_tables))
+    shared = classification.study_classes(tables.balance, demo_tables.maps, demo_tables.zoning)
+    rows = tables.balance[tables.balance["year"] == 2015]
+    with mpl.rc_context(cjk_rc()):
+        for column, breaks in (("eec", demo_tables.zoning.eec_breaks),
+                               ("sec", demo_tables.zoning.sec_breaks)):  # fmt: skip
+            indicator = next(i for i in labels.INDICATORS if i.column == column)
+            ax = maps.plot_indicator(tables.units, rows, indicator, classes=shared[column])
+            legend = [t.get_text() for t in ax.get_legend().get_texts()]
+            inner = [b for b in breaks if rows[column].min() < b < rows[column].max()]
+            assert inner
+            for value in inner:
+                assert sum(f"{value:.2f}" in text for text in legend) == 2, (column, legend)

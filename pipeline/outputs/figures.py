@@ -19,7 +19,7 @@ from matplotlib.transforms import Bbox
 from pipeline.model.balance import landuse_shares, sink_by_class
 from pipeline.model.constants import CLASS_NAMES_EN, CLASS_NAMES_ZH, LEVELS, T_PER_10K_T, ZONES
 from pipeline.outputs import classes as classification
-from pipeline.outputs.labels import TEXT, mathtext, short_name, wrap_line, zone_name
+from pipeline.outputs.labels import TEXT, mathtext, short_names, wrap_line, zone_name
 from pipeline.outputs.placement import (
     HALO,
     LABEL_GID,
@@ -127,11 +127,11 @@ POINT_OFFSETS_PT = ((5, 3), (5, -3), (-5, 3), (-5, -3), (0, 7), (0, -7), (9, 0),
 
 def _label_points(ax: Axes, zoning: pd.DataFrame, area_ha: Mapping[str, float]) -> None:
     """Name each point clear of the others; drop what cannot be placed (smaller units first)."""
+    short = short_names([str(unit) for unit in zoning["unit"]])
     names = [
-        f"{short_name(str(row.unit))} {row.year}" if hasattr(row, "year")
-        else short_name(str(row.unit))
+        f"{short[str(row.unit)]} {row.year}" if hasattr(row, "year") else short[str(row.unit)]
         for row in zoning.itertuples(index=False)
-    ]  # fmt: skip
+    ]
     size = _point_label_size(len(zoning))
     priorities = [area_ha.get(unit, 0.0) for unit in zoning["unit"]]
     xy = zoning[["eec", "sec"]].to_numpy(dtype=float)
@@ -165,7 +165,8 @@ def _point_label_size(count: int) -> float:
 
 # Bar charts grow with their rows (one per unit and year) so every name stays legible; beyond
 # MAX_BAR_ROWS only the units with the largest and smallest values are drawn, with a note.
-MAX_BAR_ROWS = 200
+MAX_BAR_ROWS = 400  # all rows of a Sichuan-sized study (183 units x 2 years) are drawn
+SHOWN_BAR_ROWS = 200  # past MAX_BAR_ROWS: this many rows, the top and bottom units
 BAR_ROW_IN = 0.15  # per row when many; tick labels 7 pt
 BAR_MARGINS_IN = {"top": 0.85, "bottom": 1.55, "left": 1.5, "right": 0.3}
 BAR_TABLES = {"landuse": "data/processed/landuse_areas.csv",
@@ -197,7 +198,10 @@ def bar_figure(rows: int, panels: int, panel_width_in: float) -> tuple[Figure, l
 
 
 def top_and_bottom(
-    rows: pd.DataFrame, measure: pd.Series, max_rows: int = MAX_BAR_ROWS
+    rows: pd.DataFrame,
+    measure: pd.Series,
+    max_rows: int = MAX_BAR_ROWS,
+    shown_rows: int = SHOWN_BAR_ROWS,
 ) -> tuple[pd.DataFrame, int]:
     """``rows`` (indexed by unit, year) of the units with the largest and smallest ``measure``.
 
@@ -208,7 +212,7 @@ def top_and_bottom(
     per_unit = max(1, len(rows) // max(units.nunique(), 1))
     if len(rows) <= max_rows:
         return rows, 0
-    keep = max(1, max_rows // (2 * per_unit))
+    keep = max(1, shown_rows // (2 * per_unit))
     ranked = measure.sort_values(ascending=False, kind="stable")
     chosen = [*ranked.index[:keep], *ranked.index[-keep:]]
     order = {unit: i for i, unit in enumerate(chosen)}
@@ -218,7 +222,16 @@ def top_and_bottom(
 
 
 def _row_labels(index: pd.Index) -> list[str]:
-    return [f"{short_name(str(unit))} {year}" for unit, year in index]
+    names = short_names([str(unit) for unit, _ in index])
+    return [f"{names[str(unit)]} {year}" for unit, year in index]
+
+
+def _label_rows(ax: Axes, labels: list[str]) -> np.ndarray:
+    """Row positions 0, 1, … named by ``labels`` (positions, not categories: rows of equal
+    names stay apart)."""
+    positions = np.arange(len(labels))
+    ax.set_yticks(positions, labels)
+    return positions
 
 
 def _note_truncated(ax: Axes, language: str, shown: int, total: int, measure: str,
@@ -243,7 +256,7 @@ def plot_landuse_bars(
     shares, shown = top_and_bottom(shares, area)
     if ax is None:
         ax = bar_figure(len(shares), 1, 5.6)[1][0]
-    labels = _row_labels(shares.index)
+    labels = _label_rows(ax, _row_labels(shares.index))
     left = np.zeros(len(shares))
     for land_class in shares.columns:
         name = CLASS_NAMES_ZH[land_class] if language == "zh" else CLASS_NAMES_EN[land_class]
@@ -265,7 +278,7 @@ def plot_emission_bars(
     table, shown = top_and_bottom(table, balance.groupby("unit")["emission_t"].mean())
     if ax is None:
         ax = bar_figure(len(table), 1, 4.4)[1][0]
-    labels = _row_labels(table.index)
+    labels = _label_rows(ax, _row_labels(table.index))
     left = np.zeros(len(table))
     for column, key, colour in (("emission_energy_t", "energy", "#c44536"),
                                 ("emission_respiration_t", "respiration", "#f4a261")):  # fmt: skip
@@ -294,7 +307,7 @@ def plot_sink_bars(
     table, shown = top_and_bottom(table, total)
     if ax is None:
         ax = bar_figure(len(table), 1, 4.4)[1][0]
-    labels = _row_labels(table.index)
+    labels = _label_rows(ax, _row_labels(table.index))
     left = np.zeros(len(table))
     for land_class in table.columns:
         shown_t = table[land_class].to_numpy() * T_PER_10K_T
@@ -312,7 +325,7 @@ def _finish_bars(ax: Axes, title: str, xlabel: str, ncol: int, rows: int) -> Non
     ax.set_ylim(rows - 0.4, -0.6)  # first row on top, no empty band
     ax.tick_params(axis="y", labelsize=bar_tick_size(rows), length=0)
     ax.tick_params(axis="x", labelsize=8.5)
-    ax.set_title(title, fontsize=11.5, pad=30 if rows > MAX_BAR_ROWS // 2 else 8)
+    ax.set_title(title, fontsize=11.5, pad=30 if rows > SHOWN_BAR_ROWS // 2 else 8)
     ax.set_xlabel(mathtext(xlabel))
     ax.spines[["top", "right"]].set_visible(False)
     plot_h_in = ax.get_position().height * ax.figure.get_size_inches()[1]
@@ -331,7 +344,7 @@ def emission_sink_figure(
 
     Sinks are about 1 % of emissions here, so one shared axis would hide them.
     """
-    rows = min(len(balance), MAX_BAR_ROWS)
+    rows = len(balance) if len(balance) <= MAX_BAR_ROWS else SHOWN_BAR_ROWS
     figure, (left, right) = bar_figure(rows, 2, 4.2)
     plot_emission_bars(balance, language=language, ax=left)
     plot_sink_bars(landuse_areas, sink_t_per_ha, language=language, ax=right,

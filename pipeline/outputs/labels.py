@@ -416,6 +416,17 @@ _AUTONOMOUS_BARE = re.compile(r"^(?P<place>.{2,})自治(?P<kind>[县旗])$")
 _CITY_QUALIFIED = re.compile(r"^(?P<city>[^市]{2,4})市(?P<district>.+[区县])$")
 
 
+def short_names(names: list[str]) -> dict[str, str]:
+    """:func:`short_name` of each of ``names``, except where two names would shorten to the
+    same text (乐山市市中区, 内江市市中区): those keep their full names, so a chart never
+    shows two units under one name."""
+    short = {name: short_name(name) for name in dict.fromkeys(names)}
+    counts: dict[str, int] = {}
+    for text in short.values():
+        counts[text] = counts.get(text, 0) + 1
+    return {name: text if counts[text] == 1 else name for name, text in short.items()}
+
+
 def short_name(name: str) -> str:
     """The name of a unit as written on maps (tables keep the full name).
 
