@@ -16,8 +16,8 @@ touches both alike. Per run: wall time from start to exit, and the process's pea
 * ``tiny``: the demo's 5 units on a SYNTHETIC 40 × 40 px raster, one year, maps off.
 
 Inputs go to ``benchmarks/cache/whole_run/``; each version writes its outputs under its
-own folder there. Writes ``benchmarks/results/whole_run.json`` and the section
-``whole_run`` of ``benchmarks/RESULTS.md`` (``--no-results-md`` to skip).
+own folder there. Writes ``benchmarks/results/whole_run_<cases>.json`` and the section
+``whole_run:<cases>`` of ``benchmarks/RESULTS.md`` (``--no-results-md`` to skip).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 CACHE = HERE / "cache" / "whole_run"
 RESULTS_MD = HERE / "RESULTS.md"
-RESULTS_JSON = HERE / "results" / "whole_run.json"
+RESULTS_JSON = HERE / "results" / "whole_run_{cases}.json"
 GOALS = {"demo": 4.0, "guizhou": 5.0, "tiny": 3.0}  # speed-up over the base version
 PEAK_MB_GOAL = {"guizhou": 600.0}
 CASE_TEXT = {
@@ -223,7 +223,8 @@ def markdown(rows: dict, meta: dict) -> str:
         f"{meta['python']}; {meta['rounds']} rounds per case and version after one warm-up "
         "run each, alternating (A B, B A, …); each round `carbon-zoning run STUDY --force` in "
         "a fresh process (land-use areas recomputed); wall time start to exit, medians; peak = "
-        "the process's max RSS. `uptime` before: "
+        "the largest max RSS of the run's process and the figure workers it forks (`os.wait4`; "
+        "workers share the parent's pages copy-on-write, each counted in full). `uptime` before: "
         + meta["uptime_before"]
         + "; after: "
         + meta["uptime_after"]
@@ -301,13 +302,14 @@ def main() -> None:
         "uptime_after": _uptime(),
     }
     rows = summary(results)
-    RESULTS_JSON.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS_JSON.write_text(json.dumps({"meta": meta, "runs": results, "summary": rows},
+    results_json = Path(str(RESULTS_JSON).format(cases="_".join(args.cases)))
+    results_json.parent.mkdir(parents=True, exist_ok=True)
+    results_json.write_text(json.dumps({"meta": meta, "runs": results, "summary": rows},
                                        ensure_ascii=False, indent=1), encoding="utf-8")  # fmt: skip
     text = markdown(rows, meta)
     print(text)
     if not args.no_results_md:
-        write_section(text)
+        write_section(text, "whole_run:" + "_".join(args.cases))
 
 
 if __name__ == "__main__":
