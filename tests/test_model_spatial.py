@@ -180,3 +180,17 @@ def test_untestable_indicator_gets_a_note() -> None:
         result.notes
     )
     assert any("sec 2015 not computed: values missing or not finite" in n for n in result.notes)
+
+
+def test_pysal_loaded_alone_leaves_the_packages_importable() -> None:
+    import sys
+
+    numba_before = sys.modules.get("numba")
+    weights, moran = spatial.load_pysal()
+    assert sys.modules.get("numba") is numba_before  # put back as it was
+    assert moran.Moran.__module__ == "esda.moran" and weights.W.__module__.startswith("libpysal")
+    import esda
+    import libpysal
+
+    assert esda.Moran is moran.Moran  # the later full import reuses the loaded modules
+    assert libpysal.weights.W is weights.W

@@ -120,43 +120,68 @@ class SpatialResult:
 
 
 def load_pysal() -> tuple[ModuleType, ModuleType]:
-    """``libpysal.weights`` and ``esda.moran``, imported without numba and without esda's
-    package ``__init__``.
+    """``libpysal.weights`` and ``esda.moran``, imported without numba, without scikit-learn
+    and without the packages' ``__init__`` (see :func:`load_pysal_modules`)."""
+    weights, moran = load_pysal_modules("libpysal.weights", "esda.moran")
+    return weights, moran
 
-    With numba, esda's permutation engine compiles on its first call in every process (about
-    30 s of CPU, a minute on a busy machine) and caches nothing; without it the same engine
-    runs as plain numpy, under a second for a province. ``import esda`` also loads every esda
-    module (scikit-learn among them); only ``esda.moran`` and what it imports are loaded. A
-    later ``import esda`` still works and reuses the loaded modules.
+
+# Optional accelerators the modules above would import, left out: with numba, esda's
+# permutation engine compiles on its first call in every process (about 30 s of CPU, a
+# minute on a busy machine) and caches nothing, where plain numpy takes under a second for a
+# province; scikit-learn (about 0.4 s to import) only libpysal's graphs, not loaded here.
+_LEFT_OUT = ("numba", "sklearn")
+# libpysal's own ``__init__`` order (its subpackages import one another), less the example
+# datasets: weights need the geometry and file tools loaded first.
+_LIBPYSAL_FIRST = ("libpysal.cg", "libpysal.io")
+
+
+def load_pysal_modules(*names: str) -> list[ModuleType]:
+    """The submodules ``names`` of esda and libpysal, imported without :data:`_LEFT_OUT` and
+    without their packages' ``__init__``.
+
+    ``import esda`` loads every esda module (scikit-learn among them) and ``import
+    libpysal`` its example datasets and ``libpysal.graph`` (scikit-learn again); only the
+    named submodules and what they import are loaded (bare package objects stand in for the
+    packages meanwhile). A later ``import esda`` or ``import libpysal`` still works and
+    reuses the loaded modules.
     """
-    loaded = sys.modules.get("esda.moran")
-    if loaded is not None:
-        return importlib.import_module("libpysal.weights"), loaded
-    numba = sys.modules.get("numba")
-    stub = "esda" not in sys.modules
-    if stub:  # a bare package object, so the relative imports of esda.moran resolve
-        spec = importlib.util.find_spec("esda")
-        if spec is None or not spec.submodule_search_locations:
-            raise PipelineError("spatial statistics need the 'esda' package (pip install esda)")
-        package = importlib.util.module_from_spec(
-            importlib.machinery.ModuleSpec("esda", None, is_package=True)
-        )
-        package.__path__ = list(spec.submodule_search_locations)
-        sys.modules["esda"] = package
+    missing = [name for name in names if name not in sys.modules]
+    if not missing:
+        return [sys.modules[name] for name in names]
+    packages = sorted({name.split(".")[0] for name in missing} | {"libpysal"})
+    stubs = [package for package in packages if package not in sys.modules]
+    left_out = {name: sys.modules.get(name) for name in _LEFT_OUT}
     try:
-        sys.modules["numba"] = None  # type: ignore[assignment]  # import fails: plain numpy
+        for package in stubs:  # a bare package object: the submodules' imports resolve
+            sys.modules[package] = _bare_package(package)
+        for name in _LEFT_OUT:  # import fails (even if loaded): plain numpy, no kernels
+            sys.modules[name] = None  # type: ignore[assignment]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            weights = importlib.import_module("libpysal.weights")
-            moran = importlib.import_module("esda.moran")
+            for name in _LIBPYSAL_FIRST if "libpysal" in stubs else ():
+                importlib.import_module(name)
+            modules = [importlib.import_module(name) for name in names]
     finally:
-        if numba is None:
-            sys.modules.pop("numba", None)
-        else:
-            sys.modules["numba"] = numba
-        if stub:  # the real package (its __init__) loads on a later `import esda`
-            del sys.modules["esda"]
-    return weights, moran
+        for name, module in left_out.items():  # put back as they were
+            if module is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = module
+        for package in stubs:  # the real package (its __init__) loads on a later import
+            sys.modules.pop(package, None)
+    return modules
+
+
+def _bare_package(name: str) -> ModuleType:
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise PipelineError(f"spatial statistics need the {name!r} package (pip install {name})")
+    package = importlib.util.module_from_spec(
+        importlib.machinery.ModuleSpec(name, None, is_package=True)
+    )
+    package.__path__ = list(spec.submodule_search_locations)
+    return package
 
 
 def empty_result(notes: Sequence[str] = ()) -> SpatialResult:
