@@ -562,15 +562,23 @@ def _count_spans(
     Neighbouring pixels mostly share a code, so a single counter would be incremented back
     to back, each add waiting for the previous store. Interleaved integer histograms
     (column mod 4) break that chain; they are summed at the end (one when codes go above
-    255, to keep memory small).
+    255, to keep memory small). The histograms hold only the units present in ``spans``
+    (a strip of a national grid meets a few dozen of 2,873 units).
     """
     n_bins = pixels.shape[1] - 1
     n_lanes = LANES if n_bins <= CODE_BINS else 1
-    lanes = np.zeros((n_lanes, pixels.shape[0], n_bins + 1), np.int64)
+    slot = np.full(pixels.shape[0], -1, np.int64)  # unit -> row of the histograms
+    n_slots = 0
+    for s in range(spans.shape[0]):
+        if slot[spans[s, 0]] < 0:
+            slot[spans[s, 0]] = n_slots
+            n_slots += 1
+    lanes = np.zeros((n_lanes, n_slots, n_bins + 1), np.int64)
     low = np.iinfo(np.int64).max
     high = np.iinfo(np.int64).min
     for s in range(spans.shape[0]):
         u, r = spans[s, 0], spans[s, 1]
+        j = slot[u]
         cell_m2 = row_area_m2[r]
         for x in range(spans[s, 2] - col_start, spans[s, 3] - col_start):
             v = np.int64(data[r, x])
@@ -579,10 +587,18 @@ def _count_spans(
                 low = min(low, v)
                 high = max(high, v)
                 continue
-            lanes[x & (n_lanes - 1), u, k] += 1
+            lanes[x & (n_lanes - 1), j, k] += 1
             if track_area:
                 area_m2[u, k] += cell_m2
-    pixels += lanes.sum(axis=0)
+    for u in range(pixels.shape[0]):
+        j = slot[u]
+        if j < 0:
+            continue
+        for k in range(n_bins + 1):
+            count = 0
+            for lane in range(n_lanes):
+                count += lanes[lane, j, k]
+            pixels[u, k] += count
     return low, high
 
 

@@ -7,9 +7,11 @@ import os
 import tempfile
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import replace
+from itertools import islice
 
 import rasterio
 
@@ -113,10 +115,15 @@ def _run_single(
     pool = ThreadPoolExecutor(n_threads)
     try:
         with Progress(job, len(strips), show_progress) as bar:
-            futures = [pool.submit(work, strip) for strip in strips]
-            for future in futures:
-                add_all(total, future.result())
+            # a few strips in flight, each added and dropped in order: memory holds
+            # 2 × threads partial counts, not one per strip (527 of 6 MB nationally)
+            pending = iter(strips)
+            futures = deque(pool.submit(work, strip) for strip in islice(pending, 2 * n_threads))
+            while futures:
+                add_all(total, futures.popleft().result())
                 bar(1)
+                for strip in islice(pending, 1):
+                    futures.append(pool.submit(work, strip))
     except BaseException:
         stop.set()
         _stop_pool(pool, stop, opened)
