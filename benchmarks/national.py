@@ -307,6 +307,7 @@ class TreeMemory:
 def run_measured(command: list[str], cwd: Path = REPO) -> tuple[dict, str]:
     """Run ``command``; wall time, sampled tree memory, 1-min load before; its stdout."""
     load = os.getloadavg()[0]
+    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     process = subprocess.Popen(
         command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -314,7 +315,11 @@ def run_measured(command: list[str], cwd: Path = REPO) -> tuple[dict, str]:
     memory = TreeMemory(process.pid)
     stdout, stderr = process.communicate()
     wall = time.perf_counter() - started
-    measured = {"wall_s": wall, "load_1min_before": load} | memory.stop()
+    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_s = sum(getattr(cpu_after, f) - getattr(cpu_before, f) for f in ("ru_utime", "ru_stime"))
+    # CPU seconds of the child and the descendants it waited for (Dask workers): on a shared
+    # machine the load-independent part of the cost
+    measured = {"wall_s": wall, "cpu_s": cpu_s, "load_1min_before": load} | memory.stop()
     if process.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed ({process.returncode}):\n{stderr[-3000:]}")
     return measured, stdout
@@ -408,6 +413,11 @@ def compare_exact(folder: Path) -> dict:
     }
 
 
+def _cpu(step: dict) -> str:
+    """CPU seconds of a step's process tree, when measured."""
+    return f"{step['cpu_s']:.1f}" if "cpu_s" in step else "—"
+
+
 def markdown(results: dict) -> str:
     inputs = results["inputs"]
     tag = inputs["tag"]
@@ -423,8 +433,9 @@ def markdown(results: dict) -> str:
         f"{inputs['grid']['pixel_m']:g} m ({inputs['pixels'] / 1e9:.3f} × 10⁹ px), raster "
         f"{inputs['raster_bytes'] / 1e6:.0f} MB, generated in {inputs['write']['seconds']:.0f} s.",
         "",
-        "| step | wall s | compute s | peak MB (process) | peak MB (tree, sampled) | notes |",
-        "|---|---:|---:|---:|---:|---|",
+        "| step | wall s | compute s | CPU s | peak MB (process) | peak MB (tree, sampled) "
+        "| notes |",
+        "|---|---:|---:|---:|---:|---:|---|",
     ]
     for name in ("single", "distributed"):
         r = results["zonal"].get(name)
@@ -438,13 +449,14 @@ def markdown(results: dict) -> str:
                 + " MB"
             )
         lines.append(
-            f"| zonal, {name} | {r['wall_s']:.1f} | {r['tabulate_s']:.1f} | {r['peak_mb']:.0f} "
+            f"| zonal, {name} | {r['wall_s']:.1f} | {r['tabulate_s']:.1f} | {_cpu(r)} "
+            f"| {r['peak_mb']:.0f} "
             f"| {r['tree_peak_mb']:.0f} | {notes} |"
         )
     ref = results.get("reference")
     if ref:
         lines.append(
-            f"| reference count | {ref['wall_s']:.1f} | {ref['seconds']:.1f} | "
+            f"| reference count | {ref['wall_s']:.1f} | {ref['seconds']:.1f} | {_cpu(ref)} | "
             f"{ref['peak_mb']:.0f} | {ref['tree_peak_mb']:.0f} | {ref['method']} |"
         )
     run = results.get("run")
@@ -455,7 +467,7 @@ def markdown(results: dict) -> str:
         earlier = "; from an earlier invocation's run.json" if run.get("earlier_run") else ""
         lines.append(
             f"| `carbon-zoning run --force` (maps) | {wall} | "
-            f"{sum(run['timings_s'].values()):.1f} | — | {peak} | "
+            f"{sum(run['timings_s'].values()):.1f} | {_cpu(run)} | — | {peak} | "
             f"run.json stages (s): {stages}{earlier} |"
         )
     checks = results.get("checks", {})
@@ -479,12 +491,12 @@ def markdown(results: dict) -> str:
             "",
             "Exact mode vs exactextract, each in a fresh process, same WGS84 counties:",
             "",
-            "| engine | wall s | compute s | import s | peak MB |",
-            "|---|---:|---:|---:|---:|",
-            f"| engine exact | {e['wall_s']:.1f} | {e['tabulate_s']:.2f} | {e['import_s']:.1f} "
-            f"| {e['peak_mb']:.0f} |",
-            f"| exactextract | {x['wall_s']:.1f} | {x['seconds']:.2f} | {x['import_s']:.1f} "
-            f"| {x['peak_mb']:.0f} |",
+            "| engine | wall s | compute s | CPU s (process) | import s | peak MB |",
+            "|---|---:|---:|---:|---:|---:|",
+            f"| engine exact | {e['wall_s']:.1f} | {e['tabulate_s']:.2f} | {_cpu(e)} "
+            f"| {e['import_s']:.1f} | {e['peak_mb']:.0f} |",
+            f"| exactextract | {x['wall_s']:.1f} | {x['seconds']:.2f} | {_cpu(x)} "
+            f"| {x['import_s']:.1f} | {x['peak_mb']:.0f} |",
             "",
             f"{exact['rows']} (unit, code) rows; max relative difference "
             f"{exact['max_relative_difference']:.2e}; rows on one side only "
