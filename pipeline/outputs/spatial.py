@@ -19,8 +19,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.collections import PatchCollection
 from matplotlib.figure import Figure
-from matplotlib.patches import FancyArrowPatch, Patch
+from matplotlib.patches import FancyArrowPatch, Patch, PathPatch
+from matplotlib.path import Path
 from matplotlib_scalebar.scalebar import ScaleBar
 
 from pipeline.model import spatial as model
@@ -118,9 +120,10 @@ def lisa_figure(
     indicators = [name for name, _ in model.SPATIAL_INDICATORS if name in set(lisa["indicator"])]
     figure, axes = _panel_grid(frame, len(indicators), title)
     by_indicator = global_moran.set_index("indicator")
+    paths: list[Path] | None = None  # the units' outlines, made once for every small map
     for ax, indicator in zip(axes, indicators, strict=False):
         rows = lisa[lisa["indicator"] == indicator]
-        _draw_panel(ax, frame, rows)
+        paths = _draw_panel(ax, frame, rows, paths)
         stats = by_indicator.loc[indicator]
         ax.set_title(_panel_title(indicator, stats, language), fontsize=9.5, loc="left", pad=4)
     for ax in axes[len(indicators) :]:
@@ -155,11 +158,24 @@ def _panel_grid(frame: gpd.GeoDataFrame, panels: int, title: str) -> tuple[Figur
     return figure, axes
 
 
-def _draw_panel(ax: Axes, frame: gpd.GeoDataFrame, rows: pd.DataFrame) -> None:
+def _draw_panel(
+    ax: Axes, frame: gpd.GeoDataFrame, rows: pd.DataFrame, paths: list[Path] | None
+) -> list[Path] | None:
+    """One small map: the units coloured by cluster. ``paths`` are the units' outlines as
+    an earlier small map drew them (``frame``'s order; ``None``: drawn by geopandas, whose
+    outlines are returned for the next maps: the figure's six maps share one geometry)."""
     merged = frame.merge(rows[["unit", "quadrant"]], on="unit", how="left")
     clusters = merged["quadrant"].fillna(model.ISLAND)
     edge = float(np.clip(0.6 * np.sqrt(20.0 / max(len(frame), 1)), 0.15, 0.6))
-    merged.plot(ax=ax, color=clusters.map(CLUSTER_COLOURS), edgecolor="#555555", linewidth=edge)
+    colours = list(clusters.map(CLUSTER_COLOURS))
+    if paths is not None and len(paths) == len(merged):
+        ax.add_collection(PatchCollection([PathPatch(path) for path in paths],
+                                          facecolor=colours, edgecolor="#555555",
+                                          linewidth=edge))  # fmt: skip
+    else:
+        merged.plot(ax=ax, color=colours, edgecolor="#555555", linewidth=edge)
+        drawn = ax.collections[-1].get_paths() if ax.collections else []
+        paths = list(drawn) if len(drawn) == len(merged) else None
     islands = merged[clusters == model.ISLAND]
     if not islands.empty:
         islands.plot(ax=ax, facecolor="none", edgecolor="#888888", hatch="////", linewidth=edge)
@@ -169,6 +185,7 @@ def _draw_panel(ax: Axes, frame: gpd.GeoDataFrame, rows: pd.DataFrame) -> None:
     ax.set_ylim(south - pad, north + pad)
     ax.set_aspect("equal")
     ax.set_axis_off()
+    return paths
 
 
 def _panel_title(indicator: str, stats: pd.Series, language: str) -> str:
