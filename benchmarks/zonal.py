@@ -390,7 +390,9 @@ def run_command(name: str, command: list[str], busy: bool = False) -> dict:
     """Run a child (optionally with one core kept busy) and parse its JSON report."""
     burner = None
     if busy:  # a competing CPU-bound process, as another user's job would be
-        burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        # spins while its parent lives: a benchmark killed by a timeout leaves no burner behind
+        spin = "import os\nparent = os.getppid()\nwhile os.getppid() == parent:\n    pass"
+        burner = subprocess.Popen([sys.executable, "-c", spin])
         time.sleep(0.3)
     try:
         done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=REPO)
