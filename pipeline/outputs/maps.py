@@ -215,10 +215,13 @@ def label_units(
     return len(place_labels(ax, requests, min_inside_share=share))
 
 
-def frame_map(ax: Axes, frame: gpd.GeoDataFrame) -> None:
-    """Equal aspect, no axis frame, limits hugging the units (labels are placed after this)."""
+def frame_map(ax: Axes, frame: gpd.GeoDataFrame, pad_share: float = 0.015) -> None:
+    """Equal aspect, no axis frame, limits hugging the units (labels are placed after this).
+
+    ``pad_share``: the margin around the units, as a share of their longer side.
+    """
     west, south, east, north = frame.total_bounds
-    pad = 0.015 * max(east - west, north - south)
+    pad = pad_share * max(east - west, north - south)
     ax.set_xlim(west - pad, east + pad)
     ax.set_ylim(south - pad, north + pad)
     ax.set_aspect("equal")

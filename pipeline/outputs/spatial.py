@@ -27,7 +27,7 @@ from matplotlib_scalebar.scalebar import ScaleBar
 
 from pipeline.model import spatial as model
 from pipeline.outputs.labels import INDICATORS, TEXT, wrap_line
-from pipeline.outputs.maps import map_frame, north_angle_deg
+from pipeline.outputs.maps import frame_map, map_frame, north_angle_deg
 
 # Conventional LISA colours (as GeoDa draws them); islands white, hatched.
 CLUSTER_COLOURS: dict[str, str] = {
@@ -179,12 +179,7 @@ def _draw_panel(
     islands = merged[clusters == model.ISLAND]
     if not islands.empty:
         islands.plot(ax=ax, facecolor="none", edgecolor="#888888", hatch="////", linewidth=edge)
-    west, south, east, north = frame.total_bounds
-    pad = 0.02 * max(east - west, north - south)
-    ax.set_xlim(west - pad, east + pad)
-    ax.set_ylim(south - pad, north + pad)
-    ax.set_aspect("equal")
-    ax.set_axis_off()
+    frame_map(ax, frame, pad_share=0.02)
     return paths
 
 
