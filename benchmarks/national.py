@@ -519,14 +519,12 @@ def markdown(results: dict) -> str:
 
 
 def update_results_md(section: str, tag: str) -> None:
+    """Replace (or append) this tag's section of RESULTS.md (``section`` holds its markers)."""
+    sys.path.insert(0, str(HERE))
+    from zonal import update_results_md as replace_section
+
     begin, end = f"<!-- national:{tag}:begin -->", f"<!-- national:{tag}:end -->"
-    text = RESULTS_MD.read_text(encoding="utf-8")
-    if begin in text and end in text:
-        head, rest = text.split(begin, 1)
-        text = head + section + rest.split(end, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    RESULTS_MD.write_text(text, encoding="utf-8")
+    replace_section(RESULTS_MD, section, begin, end)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -262,15 +262,11 @@ def markdown(rows: dict, meta: dict) -> str:
 
 def write_section(text: str, tag: str = "whole_run") -> None:
     """Replace (or append) the section between the ``tag`` markers of RESULTS.md."""
+    sys.path.insert(0, str(HERE))
+    from zonal import update_results_md
+
     begin, end = f"<!-- {tag}:begin -->", f"<!-- {tag}:end -->"
-    current = RESULTS_MD.read_text(encoding="utf-8")
-    block = f"{begin}\n{text}\n{end}"
-    if begin in current and end in current:
-        head, rest = current.split(begin, 1)
-        current = head + block + rest.split(end, 1)[1]
-    else:
-        current = current.rstrip("\n") + "\n\n" + block + "\n"
-    RESULTS_MD.write_text(current, encoding="utf-8")
+    update_results_md(RESULTS_MD, f"{begin}\n{text}\n{end}", begin, end)
 
 
 def _uptime() -> str:
