@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from pathlib import Path
 
@@ -153,3 +154,33 @@ def test_every_value_falls_in_its_class_and_no_class_is_empty(
     assert ((y >= edges[index] - 1e-9) & (y <= edges[index + 1] + 1e-9)).all()
     assert set(index) == set(range(classes.count))
     assert len(classes.labels) == len(classes.colours) == classes.count
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [3.0, 1.0, 2.0, 5.0, 4.0],  # as many distinct values as classes: k-means in mapclassify
+        [-2.5, 0.0, 0.0, 7.25, -2.5, 100.0, 7.25],  # four distinct values, repeated
+        [1.0, 1.001, 1.002, 9.0, 9.0],
+    ],
+)
+def test_natural_breaks_of_few_distinct_values_are_mapclassifys(values: list[float]) -> None:
+    """At most k distinct values: each its own class, as mapclassify's NaturalBreaks finds."""
+    import mapclassify
+
+    y = np.asarray(values)
+    ours = classification._classifier(y, "NaturalBreaks", 5)
+    assert isinstance(ours, classification.DistinctValueClasses)  # no mapclassify needed
+    np.random.seed(classification.CLASSIFICATION_SEED)
+    with pytest.warns(UserWarning) if len(set(values)) < 5 else contextlib.nullcontext():
+        theirs = mapclassify.NaturalBreaks(y, k=5)
+    np.testing.assert_array_equal(ours.bins, theirs.bins)
+    np.testing.assert_array_equal(ours.yb, theirs.yb)
+    assert list(ours.yb) == [sorted(set(values)).index(v) for v in values]
+
+
+def test_natural_breaks_of_more_distinct_values_than_classes_use_mapclassify() -> None:
+    y = np.array([1.0, 2.0, 3.0, 10.0, 11.0, 30.0])
+    fitted = classification._classifier(y, "NaturalBreaks", 3)
+    assert not isinstance(fitted, classification.DistinctValueClasses)
+    assert list(fitted.bins) == [3.0, 11.0, 30.0]

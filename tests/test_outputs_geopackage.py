@@ -280,3 +280,10 @@ def test_basis_year_units_layer_takes_the_latest_year() -> None:
     layer = geopackage.units_layer(units, zoning)
     assert list(layer["year"]) == [2020, 2020]
     assert list(layer["zone_en"]) == ["Carbon intensity control", "Carbon sink function"]
+
+
+def test_style_colours_are_qgis_rgba() -> None:
+    assert geopackage._rgba("#d6604d") == "214,96,77,255"  # d6 = 214, 60 = 96, 4d = 77
+    assert geopackage._rgba("#FFFFFF") == "255,255,255,255"
+    with pytest.raises(ValueError, match="'red' is not of the form #rrggbb"):
+        geopackage._rgba("red")

@@ -33,11 +33,10 @@ from types import ModuleType
 
 import numpy as np
 import pandas as pd
-from matplotlib import colormaps
-from matplotlib.colors import to_hex
 
 from pipeline.errors import InputError
 from pipeline.outputs.labels import INDICATORS, Indicator
+from pipeline.outputs.palettes import colour_at
 from pipeline.study.settings import MAP_CLASSIFICATIONS, MapSettings, ZoningSettings
 
 # The names of ``[maps] classification``; these three choose their own number of classes.
@@ -127,8 +126,31 @@ def upper_bounds(values: Sequence[float], scheme: str, k: int) -> list[float]:
     return [b for b in bounds if b <= y.max()]
 
 
+@dataclass(frozen=True)
+class DistinctValueClasses:
+    """One class per distinct value: what mapclassify's ``NaturalBreaks`` finds when there
+    are at most ``k`` distinct values (its ``bins`` the sorted distinct values, ``yb`` the
+    class of each value), found without mapclassify and its scikit-learn."""
+
+    bins: np.ndarray
+    yb: np.ndarray
+
+    @classmethod
+    def of(cls, y: np.ndarray) -> DistinctValueClasses:
+        """The classes of the finite values ``y``."""
+        distinct = np.unique(y)
+        return cls(bins=distinct, yb=np.searchsorted(distinct, y))
+
+
 def _classifier(y: np.ndarray, scheme: str, k: int):
-    """The fitted mapclassify classifier (seeded: reruns draw the same map)."""
+    """The fitted mapclassify classifier (seeded: reruns draw the same map).
+
+    ``NaturalBreaks`` of at most ``k`` distinct values gives every distinct value its own
+    class (mapclassify does so below ``k``; at ``k`` its k-means puts one centre on each
+    value): :class:`DistinctValueClasses`, without importing scikit-learn (about 1 s).
+    """
+    if scheme == "NaturalBreaks" and np.isfinite(y).all() and len(np.unique(y)) <= k:
+        return DistinctValueClasses.of(y)
     classifiers = mapclassify_classifiers(numba=scheme == "FisherJenks" and len(y) > 2000)
     state = np.random.get_state()
     np.random.seed(CLASSIFICATION_SEED)
@@ -228,9 +250,8 @@ def assign(values: Sequence[float], bounds: Sequence[float]) -> tuple[int, ...]:
 
 def sequential_colours(cmap: str, count: int) -> list[str]:
     """``count`` colours from light to dark along ``cmap`` (skipping its palest end)."""
-    palette = colormaps[cmap]
     positions = [0.5] if count == 1 else np.linspace(0.2, 0.9, count)
-    return [to_hex(palette(float(p))) for p in positions]
+    return [colour_at(cmap, float(p)) for p in positions]
 
 
 def diverging_colours(
@@ -242,16 +263,15 @@ def diverging_colours(
     with evenly spaced shades between, so neighbouring classes stay distinguishable.
     """
     middle = [(lo + hi) / 2.0 - centre for lo, hi in zip(lower, upper, strict=True)]
-    palette = colormaps[cmap]
     colours = []
     for offset in middle:
         if offset == 0:  # a class holding only the centre value: the neutral colour
-            colours.append(to_hex(palette(0.5)))
+            colours.append(colour_at(cmap, 0.5))
             continue
         side = sorted(abs(m) for m in middle if (m > 0) == (offset > 0))
         share = side.index(abs(offset)) / (len(side) - 1) if len(side) > 1 else 0.6
         position = 0.5 + math.copysign(0.12 + 0.33 * share, offset)
-        colours.append(to_hex(palette(position)))
+        colours.append(colour_at(cmap, position))
     return colours
 
 

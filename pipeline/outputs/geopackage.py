@@ -30,7 +30,6 @@ from xml.sax.saxutils import escape, quoteattr
 import geopandas as gpd
 import pandas as pd
 import pyogrio
-from matplotlib.colors import to_rgb
 
 from pipeline.model.constants import CLASS_NAMES_ZH, ZONE_NAMES_EN, ZONE_NAMES_ZH, ZONES
 from pipeline.model.spatial import CLUSTERS, SpatialResult
@@ -209,7 +208,10 @@ def graduated_rules(
 
 
 def _rgba(colour: str) -> str:
-    red, green, blue = (round(255 * c) for c in to_rgb(colour))
+    """QGIS's ``"r,g,b,a"`` of a ``#rrggbb`` colour (every colour of the styles is one)."""
+    if len(colour) != 7 or not colour.startswith("#"):
+        raise ValueError(f"style colour {colour!r} is not of the form #rrggbb")
+    red, green, blue = bytes.fromhex(colour[1:])
     return f"{red},{green},{blue},255"
 
 

@@ -14,20 +14,19 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from matplotlib.axes import Axes
-from matplotlib.collections import PatchCollection
-from matplotlib.figure import Figure
-from matplotlib.patches import FancyArrowPatch, Patch, PathPatch
-from matplotlib.path import Path
-from matplotlib_scalebar.scalebar import ScaleBar
 
 from pipeline.model import spatial as model
 from pipeline.outputs.labels import INDICATORS, TEXT, wrap_line
-from pipeline.outputs.maps import frame_map, map_frame, north_angle_deg
+
+if TYPE_CHECKING:  # matplotlib only when drawing: the layers and tables are written without it
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from matplotlib.path import Path
 
 # Conventional LISA colours (as GeoDa draws them); islands white, hatched.
 CLUSTER_COLOURS: dict[str, str] = {
@@ -116,6 +115,8 @@ def lisa_figure(
     ``lisa`` and ``global_moran`` hold that year's rows; each map's title gives Moran's I
     and its pseudo p-value.
     """
+    from pipeline.outputs.maps import map_frame
+
     frame = map_frame(units)
     indicators = [name for name, _ in model.SPATIAL_INDICATORS if name in set(lisa["indicator"])]
     figure, axes = _panel_grid(frame, len(indicators), title)
@@ -135,6 +136,8 @@ def lisa_figure(
 
 def _panel_grid(frame: gpd.GeoDataFrame, panels: int, title: str) -> tuple[Figure, list[Axes]]:
     """A figure of ``panels`` map axes in rows of :data:`PANEL_COLUMNS`, sized to the region."""
+    from matplotlib.figure import Figure
+
     west, south, east, north = frame.total_bounds
     aspect = max(east - west, 1.0) / max(north - south, 1.0)
     panel_w = PANEL_IN if aspect >= 1 else PANEL_IN * max(aspect, 0.55)
@@ -164,6 +167,11 @@ def _draw_panel(
     """One small map: the units coloured by cluster. ``paths`` are the units' outlines as
     an earlier small map drew them (``frame``'s order; ``None``: drawn by geopandas, whose
     outlines are returned for the next maps: the figure's six maps share one geometry)."""
+    from matplotlib.collections import PatchCollection
+    from matplotlib.patches import PathPatch
+
+    from pipeline.outputs.maps import frame_map
+
     merged = frame.merge(rows[["unit", "quadrant"]], on="unit", how="left")
     clusters = merged["quadrant"].fillna(model.ISLAND)
     edge = float(np.clip(0.6 * np.sqrt(20.0 / max(len(frame), 1)), 0.15, 0.6))
@@ -193,6 +201,11 @@ def _north_and_scale(figure: Figure, axes: Sequence[Axes], frame: gpd.GeoDataFra
                      language: str) -> None:  # fmt: skip
     """A north arrow in the title band (right) and a scale bar under the bottom-left map,
     both outside the maps."""
+    from matplotlib.patches import FancyArrowPatch
+    from matplotlib_scalebar.scalebar import ScaleBar
+
+    from pipeline.outputs.maps import north_angle_deg
+
     angle = np.radians(north_angle_deg(frame))
     height = figure.get_figheight()
     length = 0.32 / height
@@ -213,6 +226,8 @@ def _north_and_scale(figure: Figure, axes: Sequence[Axes], frame: gpd.GeoDataFra
 
 def _legend(figure: Figure, lisa: pd.DataFrame, language: str) -> None:
     """One legend below the maps: every cluster (islands only where there are some)."""
+    from matplotlib.patches import Patch
+
     other = "en" if language == "zh" else "zh"
     shown = [c for c in model.CLUSTERS if c != model.ISLAND or (lisa["quadrant"] == c).any()]
     handles = [

@@ -14,24 +14,23 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import pandas as pd
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.worksheet import Worksheet
 
 from pipeline.model.constants import ZONE_NAMES_EN, ZONE_NAMES_ZH
 from pipeline.model.spatial import SpatialResult
 from pipeline.outputs.labels import COLUMN_INFO, COLUMN_NAMES_ZH, TEXT, display_columns
 from pipeline.outputs.provenance import Provenance
 
+if TYPE_CHECKING:  # openpyxl is imported only when a workbook is written
+    from openpyxl.worksheet.worksheet import Worksheet
+
 # The workbook's sheets in order: the results first (the sheet it opens on), inputs last.
 WORKBOOK_SHEETS = ("zoning", "carbon_balance", "landuse_areas")
 NOTES_SHEET = "说明"
-HEADER_FILL = PatternFill("solid", fgColor="DDE7F0")
+HEADER_FILL_RGB = "DDE7F0"  # the header cells' solid fill
 MAX_WIDTH = 60  # characters; longer text wraps in the cell rather than widening the sheet
 FILTER_BUTTON = 3  # characters the autofilter's drop-down button covers in a header cell
 
@@ -140,6 +139,9 @@ def column_width(header: str, shown: pd.Series) -> float:
 
 def write_sheet(sheet: Worksheet, frame: pd.DataFrame, language: str) -> None:
     """One table: header row, values with number formats, widths, filter, panes, page."""
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
     sheet.append([header_text(str(column), language) for column in frame.columns])
     for row in frame.itertuples(index=False):
         sheet.append([None if pd.isna(value) else _plain(value) for value in row])
@@ -153,7 +155,7 @@ def write_sheet(sheet: Worksheet, frame: pd.DataFrame, language: str) -> None:
             cell.number_format = style
     for cell in sheet[1]:
         cell.font = Font(bold=True)
-        cell.fill = HEADER_FILL
+        cell.fill = PatternFill("solid", fgColor=HEADER_FILL_RGB)
         cell.alignment = Alignment(vertical="center")
     sheet.auto_filter.ref = sheet.dimensions
     sheet.freeze_panes = "B2"  # the header row and the unit column stay in view
@@ -190,6 +192,9 @@ def write_notes_sheet(
     sheet: Worksheet, sheets: Mapping[str, pd.DataFrame], notes: Sequence[str]
 ) -> None:
     """说明: every column of every sheet (Chinese name, id, unit, meaning), then the notes."""
+    from openpyxl.styles import Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
     header = ("工作表 sheet", "列名 header", "列 id", "单位 unit", "含义 meaning")
     rows = notes_rows(sheets)
     sheet.append(header)
@@ -204,7 +209,7 @@ def write_notes_sheet(
         sheet.column_dimensions[get_column_letter(number)].width = min(MAX_WIDTH + 20, width)
     for cell in sheet[1]:
         cell.font = Font(bold=True)
-        cell.fill = HEADER_FILL
+        cell.fill = PatternFill("solid", fgColor=HEADER_FILL_RGB)
     sheet.freeze_panes = "A2"
     _page_setup(sheet)
 
@@ -253,6 +258,8 @@ def write_workbook(
     Each table has one header row: Chinese names with units (``header_language="zh"``) or
     the CSV column ids (``"en"``); ``notes`` (sources, what is synthetic) end the 说明 sheet.
     """
+    from openpyxl import Workbook  # about 0.15 s to import: only when a workbook is written
+
     shown = workbook_sheets(sheets)
     book = Workbook()
     book.remove(book.active)

@@ -13,18 +13,18 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
-import matplotlib.pyplot as plt
 import pandas as pd
-from matplotlib.figure import Figure
 
 from pipeline.model.constants import CLASS_NAMES_EN, CLASS_NAMES_ZH, T_PER_10K_T
 from pipeline.model.transitions import NODATA_CLASS, STUDY_TOTAL
 from pipeline.outputs.classes import LAND_CLASS_COLOURS
 from pipeline.outputs.labels import Indicator
-from pipeline.outputs.maps import plot_indicator
+
+if TYPE_CHECKING:  # matplotlib only when drawing: the tables are written without it
+    from matplotlib.figure import Figure
 
 SHEETS = {
     "transitions": ("codes", "land-use transitions per unit, year pair and code (ha, t CO2)"),
@@ -154,6 +154,7 @@ def plot_class_flows(
     Left: the classes land left in ``year_from``; right: the classes it became in
     ``year_to``; each band's width is the area (ha). ``unit`` draws one unit only.
     """
+    import matplotlib.pyplot as plt
     from sankeyflow.sankeyflow import Sankey  # matplotlib-based; only when drawing
 
     flows, unchanged_ha, valid_ha = class_flows(class_level, year_from, year_to, unit)
@@ -259,6 +260,8 @@ def plot_sink_change(
 ) -> Figure:
     """Map of each unit's net sink change from land-use change between two years (t CO₂
     per year: positive, more taken up). Diverging colours around 0 when values straddle it."""
+    from pipeline.outputs.maps import plot_indicator
+
     rows = summary[
         (summary["year_from"] == year_from)
         & (summary["year_to"] == year_to)
