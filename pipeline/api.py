@@ -274,7 +274,8 @@ def validate_study(study_path: str | Path) -> Study:
 
 
 def render_maps(study: str | Path | Study) -> list[Path]:
-    """Re-render the maps and report from the processed tables, holding the output lock."""
+    """Re-render the maps (the files of ``[maps] formats``) and report from the processed
+    tables, holding the output lock."""
     from pipeline.outputs import render
 
     study = study if isinstance(study, Study) else load_study(study)

@@ -135,6 +135,7 @@ def test_report_section_and_figures(tmp_path: Path) -> None:
     written = {p.relative_to(tmp_path).as_posix() for p in write_outputs(results)}
     assert "maps/landuse_transitions_2015_2020.png" in written
     assert "maps/transition_sink_change_2015_2020.png" in written
+    assert not [path for path in written if not path.endswith(".png") and "maps/" in path]
     report = (tmp_path / "data" / "processed" / "report.html").read_text(encoding="utf-8")
     assert '<section id="transitions">' in report
     assert 'id="figure-landuse_transitions_2015_2020"' in report
@@ -175,10 +176,14 @@ def test_maps_command_redraws_the_transition_figures_of_the_last_run(tmp_path: P
     from pipeline.api import render_maps
 
     study = modis_study(tmp_path, maps=True)
+    with study.open("a", encoding="utf-8") as file:  # vector copies besides the PNGs
+        file.write('[maps]\nformats = ["png", "svg", "pdf"]\n')
     write_outputs(run_study(study))
     redrawn = {p.relative_to(tmp_path).as_posix() for p in render_maps(study)}
     assert "maps/landuse_transitions_2015_2020.png" in redrawn
-    assert "maps/transition_sink_change_2015_2020.svg" in redrawn
+    stem = "maps/transition_sink_change_2015_2020"
+    assert {f"{stem}.png", f"{stem}.svg", f"{stem}.pdf"} <= redrawn
+    assert (tmp_path / f"{stem}.pdf").read_bytes().startswith(b"%PDF")
     report = (tmp_path / "data" / "processed" / "report.html").read_text(encoding="utf-8")
     assert '<section id="transitions">' in report and "-84.0" in report
     text = study.read_text(encoding="utf-8").replace(

@@ -55,6 +55,15 @@ def test_toy_study_loads(toy_study: MakeStudy) -> None:
         ("[compute]\nscheduler = 'gpu'\n", r"\[compute\.scheduler\] .*got 'gpu'"),
         ("[output]\nmaps = 'no'\n", r"\[output\.maps\] must be true or false, got 'no'"),
         ("[maps]\nsvg_text = 'fonts'\n", r"\[maps\.svg_text\] must be one of .*got 'fonts'"),
+        ("[maps]\nformats = 'svg'\n", r"\[maps\.formats\] must be an array, got 'svg'"),
+        (
+            "[maps]\nformats = ['png', 'jpg']\n",
+            r"\[maps\.formats\] unknown format\(s\) \['jpg'\] \(valid: 'png', 'svg', 'pdf'\)",
+        ),
+        (
+            "[maps]\nformats = ['svg']\n",
+            r"\[maps\.formats\] must include 'png' \(the HTML report .*got \['svg'\]",
+        ),
         (
             "[output]\nxlsx_header_language = 'de'\n",
             r"\[output\.xlsx_header_language\] must be one of .*got 'de'",
@@ -202,6 +211,22 @@ def test_svg_text_defaults_to_paths(toy_study: MakeStudy) -> None:
     assert load_study(toy_study()).maps.svg_text == "paths"
     study = load_study(toy_study(text=_with('[maps]\nsvg_text = "text"\n')))
     assert study.maps.svg_text == "text"
+
+
+@pytest.mark.parametrize(
+    ("formats", "expected"),
+    [
+        (None, ("png",)),
+        ('["png"]', ("png",)),
+        ('["svg", "png"]', ("png", "svg")),
+        ('["png", "pdf", "svg", "pdf"]', ("png", "pdf", "svg")),
+    ],
+)
+def test_map_formats_are_png_by_default_and_png_first(
+    toy_study: MakeStudy, formats: str | None, expected: tuple[str, ...]
+) -> None:
+    extra = f"[maps]\nformats = {formats}\n" if formats else ""
+    assert load_study(toy_study(text=_with(extra))).maps.formats == expected
 
 
 # --- schemes, class overrides, per-code coefficients and the coefficient table -----------

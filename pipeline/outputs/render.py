@@ -1,4 +1,5 @@
-"""Rendering: every map and chart of a study, footnoted, saved as PNG and SVG and staged.
+"""Rendering: every map and chart of a study, footnoted, saved as PNG (and SVG or PDF where
+``[maps] formats`` asks for them) and staged.
 
 :func:`stage_maps_and_report` draws into a :class:`~pipeline.outputs.staging.StagedOutputs`
 (``run`` stages maps and report with the tables); :func:`render_maps` re-renders them from the
@@ -43,7 +44,6 @@ from pipeline.outputs.tables import MapTables
 from pipeline.study.settings import Study
 
 PNG_DPI = 300
-MAP_FORMATS = ("png", "svg")  # SVG text as outlines by default ([maps] svg_text = "paths")
 REPORT_DPI = 110
 PNG_COMPRESS_LEVEL = 3  # zlib level of the PNGs: 6 (PIL's default) is ~1.4 x slower, 10 % smaller
 MAX_MAP_WORKERS = 4  # processes drawing figures (one per core up to this)
@@ -311,13 +311,15 @@ def _titled(study_name: str, title: str, stem: str) -> str:
 def save_figure(
     figure: Figure, path: Path, file_format: str, dpi: int = PNG_DPI, svg_text: str = "paths"
 ) -> None:
-    """Save ``figure`` in ``file_format`` to ``path`` (format explicit: temp names vary).
+    """Save ``figure`` in ``file_format`` (png, svg, pdf) to ``path`` (explicit: temp names vary).
 
     SVG text is drawn as outlines (``svg_text="paths"``: looks the same everywhere) or kept
     as ``<text>`` in the figure's font (``"text"``: editable and searchable in Inkscape or
     Illustrator, which then need the font, Noto Sans CJK SC).
     """
-    with mpl.rc_context({"svg.fonttype": SVG_FONTTYPE[svg_text]}):
+    # PDF fonts as Type 3: the CJK font is CFF-flavoured OpenType, which matplotlib's Type 42
+    # embedding declares TrueType (viewers warn of a font-type mismatch).
+    with mpl.rc_context({"svg.fonttype": SVG_FONTTYPE[svg_text], "pdf.fonttype": 3}):
         figure.savefig(path, format=file_format, dpi=dpi, facecolor="white")
 
 
@@ -446,14 +448,17 @@ def stage_maps(
     tables: MapTables,
     *,
     dpi: int = PNG_DPI,
-    formats: tuple[str, ...] = MAP_FORMATS,
+    formats: tuple[str, ...] | None = None,
 ) -> dict[str, bytes]:
     """Draw every figure into ``staged`` (``maps/<stem>.<format>``); return report PNGs.
 
-    The figures are drawn by :func:`drawn_jobs` (on every core), each once at ``dpi`` for its
-    PNG and the report's smaller copy, and once more per other format.
+    ``formats`` are the files per figure (by default ``[maps] formats``; the PNG is always
+    written, the report shows it). The figures are drawn by :func:`drawn_jobs` (on every
+    core), each once at ``dpi`` for its PNG and the report's smaller copy, and once more per
+    other format.
     """
     provenance, settings = study_provenance(study), study.maps
+    formats = ("png", *(f for f in formats or settings.formats if f != "png"))
     footnotes = {
         kind: footnote_text(provenance, settings.language, settings.footnote, kind=kind)
         for kind in ("map", "chart")
@@ -478,12 +483,13 @@ def render_maps(
     units: gpd.GeoDataFrame | None,
     *,
     dpi: int = PNG_DPI,
-    formats: tuple[str, ...] = MAP_FORMATS,
+    formats: tuple[str, ...] | None = None,
     outlines: gpd.GeoDataFrame | None = None,
 ) -> list[Path]:
     """Re-render every map and the HTML report from the processed tables; return the files.
 
-    PNG files are ``dpi`` dots per inch; ``formats`` names the files written per figure;
+    PNG files are ``dpi`` dots per inch; ``formats`` names the files written per figure (by
+    default ``[maps] formats``);
     ``outlines`` are province outlines for a national study's maps. Everything is staged
     under temporary names and renamed together.
     """
@@ -500,9 +506,8 @@ def stage_maps_and_report(
     tables: MapTables,
     *,
     dpi: int = PNG_DPI,
-    formats: tuple[str, ...] = MAP_FORMATS,
+    formats: tuple[str, ...] | None = None,
 ) -> None:
     """Stage every map and the HTML report (``run`` stages them with the tables)."""
     images = stage_maps(staged, study, tables, dpi=dpi, formats=formats)
-    link_format = "png" if "png" in formats else formats[0]
-    report.stage_report(staged, study, tables, images, link_format)
+    report.stage_report(staged, study, tables, images, "png")

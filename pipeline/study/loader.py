@@ -37,9 +37,11 @@ from pipeline.model.constants import (
     ZONING_BASES,
 )
 from pipeline.study.settings import (
+    DEFAULT_MAP_FORMATS,
     DEFAULT_PERMUTATIONS,
     DEFAULT_SEED,
     MAP_CLASSIFICATIONS,
+    MAP_FILE_FORMATS,
     MAP_INDICATORS,
     MAP_LABEL_MODES,
     PERMUTATION_RANGE,
@@ -88,6 +90,7 @@ SECTION_KEYS: dict[str, set[str]] = {
         "label_values",
         "breaks",
         "svg_text",
+        "formats",
     },
     "output": {"xlsx", "xlsx_chinese_headers", "xlsx_header_language", "maps"},
     "compute": {"scheduler"},
@@ -779,7 +782,25 @@ def _maps(reader: _Reader) -> MapSettings:
         label_values=reader.get("maps", "label_values", bool, True),
         breaks=_map_breaks(reader),
         svg_text=reader.choice("maps", "svg_text", SVG_TEXT, "paths"),
+        formats=_map_formats(reader),
     )
+
+
+def _map_formats(reader: _Reader) -> tuple[str, ...]:
+    """``[maps] formats``: the files written per figure, "png" first (the report embeds it)."""
+    values = reader.get("maps", "formats", list, list(DEFAULT_MAP_FORMATS))
+    valid = ", ".join(repr(f) for f in MAP_FILE_FORMATS)
+    unknown = [v for v in values if v not in MAP_FILE_FORMATS]
+    if unknown:
+        reader.problem("maps.formats", f"unknown format(s) {unknown!r} (valid: {valid})")
+        return DEFAULT_MAP_FORMATS
+    if "png" not in values:
+        reader.problem(
+            "maps.formats",
+            f"must include 'png' (the HTML report shows each map's PNG), got {values!r}",
+        )
+        return DEFAULT_MAP_FORMATS
+    return ("png", *dict.fromkeys(v for v in values if v != "png"))
 
 
 def _map_breaks(reader: _Reader) -> dict[str, tuple[float, ...]]:

@@ -50,6 +50,10 @@ MAP_LABEL_MODES = ("auto", "all", "none")
 
 # [maps] svg_text: "paths" draws SVG text as outlines, "text" keeps it editable text.
 SVG_TEXT = ("paths", "text")
+# [maps] formats: the files written per figure. "png" is always among them: the report
+# embeds the PNG (a scaled-down copy of its pixels).
+MAP_FILE_FORMATS = ("png", "svg", "pdf")
+DEFAULT_MAP_FORMATS = ("png",)
 
 
 @dataclass(frozen=True)
@@ -133,6 +137,8 @@ class MapSettings:
     # [maps.breaks]: inner class breaks per indicator stem, ascending, in the legend's unit
     breaks: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
     svg_text: str = "paths"  # "paths": SVG text as outlines (no font needed); "text": editable
+    # [maps] formats: files per figure, from MAP_FILE_FORMATS, "png" first and always present
+    formats: tuple[str, ...] = DEFAULT_MAP_FORMATS
 
 
 @dataclass(frozen=True)
