@@ -12,7 +12,7 @@ import rasterio
 import shapely
 from affine import Affine
 from exactextract import exact_extract
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 from pyproj import Geod
 from rasterstats import zonal_stats
@@ -494,3 +494,77 @@ def test_kernels_load_without_scipy_linalg_which_still_imports_after() -> None:
     # row 0 (centre line y = 0.5): the edge (0,0)-(3,2) is at x = 0.75, the right side at 3:
     # centres 1.5 and 2.5 are inside -> columns 1, 2; row 1 (y = 1.5): x = 2.25 -> column 2
     assert done.stdout.split("\n")[:2] == ["[[7, 0, 1, 3], [7, 1, 2, 3]]", "4.0"]
+
+
+def test_byte_codes_counted_with_nodata_moved_to_its_column() -> None:
+    """Row 0, columns 0..4 of unit 1: codes 1, 1, nodata 255, 2, 1 -> 3 × code 1, 1 × code
+    2, 1 nodata (column 256); row 1, columns 1..2 of unit 2: codes 7, 7."""
+    from pipeline.zonal.counting import _count_codes
+    from pipeline.zonal.jobs import Counts
+
+    data = np.array([[9, 1, 1, 255, 2, 1], [9, 7, 7, 9, 9, 9]], np.uint8)
+    spans = np.array([[1, 0, 10, 15], [2, 1, 10, 12]], np.int64)  # columns of the grid
+    counts = Counts(pixels=np.zeros((3, 257)), area_m2=np.zeros((1, 1)))
+    found = _count_codes(spans, data[:, 1:], 10, 255, True, np.ones(2), counts, False)
+    assert found[0] > found[1]  # nothing out of range
+    expected = np.zeros((3, 257))
+    expected[1, 1], expected[1, 2], expected[1, 256] = 3, 1, 1
+    expected[2, 7] = 2
+    np.testing.assert_array_equal(counts.pixels, expected)
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    nodata=st.sampled_from([None, 0, 3, 255, -1, 300]),
+)
+def test_byte_kernel_counts_as_the_general_kernel(seed, nodata) -> None:
+    from pipeline.zonal.counting import _count_codes, _count_spans
+    from pipeline.zonal.jobs import Counts
+
+    rng = np.random.default_rng(seed)
+    data = rng.integers(0, 6, (8, 40)).astype(np.uint8)
+    data[rng.random(data.shape) < 0.2] = 3
+    starts = rng.integers(0, 40, 30)
+    spans = np.column_stack(
+        [rng.integers(1, 4, 30), rng.integers(0, 8, 30), starts, starts + rng.integers(0, 13, 30)]
+    ).clip(0, 40)
+    spans = spans[np.lexsort((spans[:, 1], spans[:, 0]))].astype(np.int64)
+    has_nodata, code = nodata is not None, 0 if nodata is None else nodata
+    fast = Counts(pixels=np.zeros((4, 257)), area_m2=np.zeros((1, 1)))
+    _count_codes(spans, data, 0, code, has_nodata, np.ones(8), fast, False)
+    general = np.zeros((4, 257))
+    _count_spans(spans, data, 0, code, has_nodata, np.ones(8), general, np.zeros((1, 1)), False)
+    np.testing.assert_array_equal(fast.pixels, general)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    corners=st.lists(st.tuples(lattice, lattice), min_size=3, max_size=8),
+    rows_per_strip=st.integers(1, 7),
+)
+@example(corners=[(1, 1), (3, 1), (3, 3), (1, 3)], rows_per_strip=1)  # a flat edge burnt
+def test_centre_spans_strip_by_strip_burn_what_gdal_burns(corners, rows_per_strip) -> None:
+    """Half-pixel lattice vertices (edges through centres, horizontal edges on centre
+    lines): the runs of each strip of a few rows, put together, are GDAL's burn of the
+    whole grid."""
+    import types
+
+    import rasterio.features
+
+    from pipeline.zonal.counting import _centre_spans
+    from pipeline.zonal.geometry import pixel_edges
+
+    grid = types.SimpleNamespace(transform=Affine(1.0, 0, 0, 0, -1.0, 20.0), width=20, height=20)
+    outline = shapely.Polygon([(i / 2, j / 2) for i, j in corners])
+    parts = shapely.get_parts(shapely.make_valid(outline))
+    polygon = shapely.orient_polygons(shapely.union_all(parts[shapely.area(parts) > 0]))
+    assume(not polygon.is_empty)
+    (edges,) = pixel_edges(np.array([polygon]), grid)
+    burnt = rasterio.features.rasterize([(polygon, 1)], (20, 20), transform=grid.transform)
+    mask = np.zeros((20, 20), np.uint8)
+    for row_start in range(0, 20, rows_per_strip):
+        rows = min(rows_per_strip, 20 - row_start)
+        for _unit, row, first, end in _centre_spans(1, edges, 0, 20, row_start, rows):
+            mask[row_start + row, first:end] += 1
+    np.testing.assert_array_equal(mask, burnt)

@@ -59,9 +59,9 @@ def count_rows(
                 continue
             c = counts[layer.year]
             if spans is not None:
-                found = _count_spans(
-                    spans, data, int(window.col_off), nodata_code, has_nodata, row_area,
-                    c.pixels, c.area_m2, job.track_area,
+                found = _count_codes(
+                    spans, data, int(window.col_off), nodata_code, has_nodata, row_area, c,
+                    job.track_area,
                 )  # fmt: skip
             else:
                 found = _count_exact_strip(job, window, inside, data, nodata_code, has_nodata, c)
@@ -85,6 +85,20 @@ def count_rows(
         if owned:
             for dataset in datasets.values():
                 dataset.close()
+
+
+def _count_codes(
+    spans: np.ndarray, data: np.ndarray, col_start: int, nodata_code: int, has_nodata: bool,
+    row_area: np.ndarray, counts: Counts, track_area: bool,
+) -> tuple[int, int]:  # fmt: skip
+    """Codes under the spans into ``counts``; the out-of-range min, max (min > max if none)."""
+    if data.dtype == np.uint8 and counts.pixels.shape[1] == CODE_BINS + 1 and not track_area:
+        _count_span_bytes(spans, data, col_start, nodata_code, has_nodata, counts.pixels)
+        return _HIGH, _LOW
+    return _count_spans(
+        spans, data, col_start, nodata_code, has_nodata, row_area, counts.pixels,
+        counts.area_m2, track_area,
+    )  # fmt: skip
 
 
 _kernels_lock = threading.Lock()
@@ -476,46 +490,41 @@ def _centre_spans(unit, edges, col_min, col_max, row_start, rows):
     A horizontal edge lying exactly on a centre line is burnt too, as GDAL does. This is
     the arithmetic of GDAL's ``GDALdllImageFilledPolygon`` (which rasterstats uses) on
     pixel coordinates computed like GDAL's inverse geotransform (see ``geometry.pixel_edges``).
+
+    Each edge visits only the rows it crosses (its crossings are bucketed by row first), so
+    the cost follows the crossings, not edges × rows.
     """
-    row_stop = row_start + rows
-    near = np.empty(edges.shape[0], np.int64)
-    n_near = 0
-    for i in range(edges.shape[0]):
-        y0, y1 = edges[i, 1], edges[i, 3]
-        if max(y0, y1) >= row_start and min(y0, y1) <= row_stop:
-            near[n_near] = i
-            n_near += 1
-    crossings = np.empty(n_near)
-    firsts = np.empty(n_near + 1, np.int64)
-    ends = np.empty(n_near + 1, np.int64)
+    crossing_offsets, flat_offsets = _row_buckets(edges, row_start, rows)
+    crossings = np.empty(crossing_offsets[rows])
+    flat_firsts = np.empty(flat_offsets[rows], np.int64)
+    flat_ends = np.empty(flat_offsets[rows], np.int64)
+    _fill_buckets(
+        edges, row_start, rows, crossing_offsets.copy(), flat_offsets.copy(), crossings,
+        flat_firsts, flat_ends,
+    )  # fmt: skip
+    most = 1
+    for r in range(rows):
+        most = max(most, crossing_offsets[r + 1] - crossing_offsets[r]
+                   + flat_offsets[r + 1] - flat_offsets[r] + 1)  # fmt: skip
+    firsts = np.empty(most, np.int64)
+    ends = np.empty(most, np.int64)
     spans = np.empty((max(16, 4 * rows), 4), np.int64)
     n_spans = 0
     for r in range(rows):
-        y = row_start + r + 0.5
-        n = 0
-        n_flat = 0
-        for j in range(n_near):
-            i = near[j]
-            if edges[i, 1] < edges[i, 3]:
-                ya, xa, yb, xb = edges[i, 1], edges[i, 0], edges[i, 3], edges[i, 2]
-            elif edges[i, 1] > edges[i, 3]:
-                ya, xa, yb, xb = edges[i, 3], edges[i, 2], edges[i, 1], edges[i, 0]
-            else:
-                if edges[i, 1] == y:  # horizontal edge on the centre line
-                    firsts[n_flat] = math.floor(min(edges[i, 0], edges[i, 2]) + 0.5)
-                    ends[n_flat] = math.floor(max(edges[i, 0], edges[i, 2]) + 0.5)
-                    n_flat += 1
-                continue
-            if ya <= y < yb:
-                crossings[n] = (y - ya) * (xb - xa) / (yb - ya) + xa
-                n += 1
+        a, b = crossing_offsets[r], crossing_offsets[r + 1]
+        n = b - a
+        n_flat = flat_offsets[r + 1] - flat_offsets[r]
         if n < 2 and n_flat == 0:
             continue
-        xs = np.sort(crossings[:n])
-        m = n_flat
-        for p in range(0, n - 1, 2):
-            firsts[m] = math.floor(xs[p] + 0.5)
-            ends[m] = math.floor(xs[p + 1] + 0.5)
+        _sort_in_place(crossings, a, b)
+        m = 0
+        for f in range(flat_offsets[r], flat_offsets[r + 1]):
+            firsts[m] = flat_firsts[f]
+            ends[m] = flat_ends[f]
+            m += 1
+        for p in range(a, b - 1, 2):
+            firsts[m] = math.floor(crossings[p] + 0.5)
+            ends[m] = math.floor(crossings[p + 1] + 0.5)
             m += 1
         if n_flat > 0:  # runs may now overlap: sort by start and merge
             order = np.argsort(firsts[:m])
@@ -541,6 +550,88 @@ def _centre_spans(unit, edges, col_min, col_max, row_start, rows):
             spans[n_spans, 3] = end
             n_spans += 1
     return spans[:n_spans]
+
+
+@njit(inline="always", cache=True)
+def _rows_of_edge(ya, yb, row_start, rows):
+    """Rows (of the strip) whose centre line may meet ``ya <= y < yb``: a range one or two
+    rows wider than needed; the caller tests each row exactly."""
+    first = max(0, math.floor(ya) - 1 - row_start)
+    stop = min(rows, math.floor(yb) + 1 - row_start)
+    return first, stop
+
+
+@njit(inline="always", cache=True)
+def _flat_row(y, row_start, rows):
+    """The strip row whose centre line a horizontal edge at ``y`` lies on, or -1."""
+    r = math.floor(y) - row_start
+    if 0 <= r < rows and y == row_start + r + 0.5:
+        return r
+    return -1
+
+
+@njit(nogil=True, cache=True)
+def _row_buckets(edges, row_start, rows):
+    """Offsets of each row's crossings and of its horizontal edges on the centre line."""
+    crossing_offsets = np.zeros(rows + 1, np.int64)
+    flat_offsets = np.zeros(rows + 1, np.int64)
+    for i in range(edges.shape[0]):
+        y0, y1 = edges[i, 1], edges[i, 3]
+        if y0 == y1:
+            r = _flat_row(y0, row_start, rows)
+            if r >= 0:
+                flat_offsets[r + 1] += 1
+            continue
+        ya, yb = min(y0, y1), max(y0, y1)
+        first, stop = _rows_of_edge(ya, yb, row_start, rows)
+        for r in range(first, stop):
+            y = row_start + r + 0.5
+            if ya <= y < yb:
+                crossing_offsets[r + 1] += 1
+    for r in range(rows):
+        crossing_offsets[r + 1] += crossing_offsets[r]
+        flat_offsets[r + 1] += flat_offsets[r]
+    return crossing_offsets, flat_offsets
+
+
+@njit(nogil=True, cache=True)
+def _fill_buckets(
+    edges, row_start, rows, next_crossing, next_flat, crossings, flat_firsts, flat_ends,
+):  # fmt: skip
+    """Each row's crossings (edge order) and horizontal runs on its centre line."""
+    for i in range(edges.shape[0]):
+        if edges[i, 1] < edges[i, 3]:
+            ya, xa, yb, xb = edges[i, 1], edges[i, 0], edges[i, 3], edges[i, 2]
+        elif edges[i, 1] > edges[i, 3]:
+            ya, xa, yb, xb = edges[i, 3], edges[i, 2], edges[i, 1], edges[i, 0]
+        else:
+            r = _flat_row(edges[i, 1], row_start, rows)
+            if r >= 0:  # horizontal edge on the centre line
+                flat_firsts[next_flat[r]] = math.floor(min(edges[i, 0], edges[i, 2]) + 0.5)
+                flat_ends[next_flat[r]] = math.floor(max(edges[i, 0], edges[i, 2]) + 0.5)
+                next_flat[r] += 1
+            continue
+        first, stop = _rows_of_edge(ya, yb, row_start, rows)
+        for r in range(first, stop):
+            y = row_start + r + 0.5
+            if ya <= y < yb:
+                crossings[next_crossing[r]] = (y - ya) * (xb - xa) / (yb - ya) + xa
+                next_crossing[r] += 1
+
+
+@njit(inline="always", cache=True)
+def _sort_in_place(values, start, stop):
+    """Sort ``values[start:stop]``: insertion sort for the few crossings a row usually has."""
+    if stop - start > 32:
+        values[start:stop] = np.sort(values[start:stop])
+        return
+    for i in range(start + 1, stop):
+        value = values[i]
+        j = i - 1
+        while j >= start and values[j] > value:
+            values[j + 1] = values[j]
+            j -= 1
+        values[j + 1] = value
 
 
 @njit(inline="always", cache=True)
@@ -600,6 +691,44 @@ def _count_spans(
                 count += lanes[lane, j, k]
             pixels[u, k] += count
     return low, high
+
+
+@njit(nogil=True, cache=True)
+def _count_span_bytes(spans, data, col_start, nodata, has_nodata, pixels):
+    """:func:`_count_spans` for byte codes on 256 bins of a projected grid.
+
+    A byte is its own bin and never out of range, so the loop only adds (four interleaved
+    histograms, four pixels per step); pixels equal to the nodata code are counted in its
+    bin and moved to the nodata column at the end.
+    """
+    slot = np.full(pixels.shape[0], -1, np.int64)  # unit -> row of the histograms
+    n_slots = 0
+    for s in range(spans.shape[0]):
+        if slot[spans[s, 0]] < 0:
+            slot[spans[s, 0]] = n_slots
+            n_slots += 1
+    lanes = np.zeros((n_slots, LANES, CODE_BINS), np.int64)
+    for s in range(spans.shape[0]):
+        lane = lanes[slot[spans[s, 0]]]
+        row = data[spans[s, 1]]
+        x, stop = spans[s, 2] - col_start, spans[s, 3] - col_start
+        while x + 4 <= stop:
+            lane[0, row[x]] += 1
+            lane[1, row[x + 1]] += 1
+            lane[2, row[x + 2]] += 1
+            lane[3, row[x + 3]] += 1
+            x += 4
+        while x < stop:
+            lane[0, row[x]] += 1
+            x += 1
+    nodata_bin = nodata if has_nodata and 0 <= nodata < CODE_BINS else -1
+    for u in range(pixels.shape[0]):
+        j = slot[u]
+        if j < 0:
+            continue
+        for k in range(CODE_BINS):
+            count = lanes[j, 0, k] + lanes[j, 1, k] + lanes[j, 2, k] + lanes[j, 3, k]
+            pixels[u, CODE_BINS if k == nodata_bin else k] += count
 
 
 @njit(nogil=True, cache=True)
