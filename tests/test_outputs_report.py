@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import json
+import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +21,8 @@ from pipeline.api import read_units
 from pipeline.outputs import classes as classification
 from pipeline.outputs import render
 from pipeline.outputs import report as report_module
+from pipeline.outputs.fonts import cjk_font_path
+from pipeline.runtime.files import verified_body
 from pipeline.study import Study, load_study
 from tests.conftest import TEST_DPI, demo_study_file, expected_stems, write_demo_tables
 
@@ -169,3 +175,57 @@ def test_maps_command_reads_the_counting_from_run_json(tmp_path: Path) -> None:
         assert render.recorded_counting(study) is None
     manifest.unlink()
     assert render.recorded_counting(study) is None
+
+
+def test_font_subset_is_kept_in_the_user_cache_and_a_damaged_entry_rebuilt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    text = "碳平衡分区 Zoning 2020"
+    fresh = report_module.subset_font_css(cjk_font_path(), "".join(sorted(set(text))))
+    assert report_module.font_face_css(text) == fresh
+    folder = tmp_path / "carbon-balance-zoning" / report_module.FONT_CACHE_KIND
+    (entry,) = folder.iterdir()
+    assert verified_body(entry.read_text(encoding="utf-8")) == fresh
+    assert report_module.font_face_css(text[::-1]) == fresh  # the same characters: one entry
+    assert len(list(folder.iterdir())) == 1
+
+    damaged = entry.read_text(encoding="utf-8").replace("base64,", "base64,AAAA", 1)
+    entry.write_text(damaged, encoding="utf-8")
+    assert report_module.font_face_css(text) == fresh
+    assert verified_body(entry.read_text(encoding="utf-8")) == fresh  # rewritten whole
+
+    other = report_module.font_face_css(text + "县")
+    assert other != fresh and len(list(folder.iterdir())) == 2
+
+
+def test_font_subset_holds_every_character_and_no_other() -> None:
+    from fontTools.ttLib import TTFont
+
+    text = "碳平衡分区 AB 12"
+    css = report_module.subset_font_css(cjk_font_path(), "".join(sorted(set(text))))
+    data = base64.b64decode(re.search(r"base64,([A-Za-z0-9+/=]+)", css).group(1))
+    mapped = set(TTFont(io.BytesIO(data)).getBestCmap())
+    assert {ord(c) for c in text} <= mapped
+    assert "县" not in {chr(c) for c in mapped}
+
+
+FONT_PROBE = """\
+import sys
+from pipeline.outputs.report import font_face_css
+css = font_face_css(sys.argv[1])
+print(len(css), "fontTools.subset" in sys.modules)
+"""
+
+
+def test_a_cached_font_subset_needs_no_fonttools(tmp_path: Path) -> None:
+    """The second report with the same characters reads the subset: fontTools' subsetter
+    (about 0.25 s to import) stays out."""
+    environment = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    runs = [
+        subprocess.run([sys.executable, "-c", FONT_PROBE, "贵阳市 2020"], capture_output=True,
+                       text=True, env=environment, timeout=300, check=True).stdout.split()
+        for _ in range(2)
+    ]  # fmt: skip
+    assert runs[0][1] == "True" and runs[1][1] == "False"
+    assert runs[0][0] == runs[1][0]

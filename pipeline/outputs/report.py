@@ -13,12 +13,11 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 import markdown
 import numpy as np
 import pandas as pd
-from fontTools import subset
-from fontTools.ttLib import TTFont
 
 from pipeline.model.balance import class_areas
 from pipeline.model.constants import CLASS_NAMES_ZH, T_PER_10K_T, ZONE_NAMES_EN, ZONE_NAMES_ZH
@@ -30,7 +29,8 @@ from pipeline.outputs.labels import COLUMN_NAMES_ZH, INDICATORS, TEXT
 from pipeline.outputs.provenance import study_provenance
 from pipeline.outputs.staging import StagedOutputs
 from pipeline.outputs.tables import MapTables, counting_text
-from pipeline.runtime.versions import pipeline_version
+from pipeline.runtime.usercache import cached_text
+from pipeline.runtime.versions import pipeline_version, version_of
 from pipeline.study.settings import Coefficients, Study
 
 REPORT_PATH = "data/processed/report.html"
@@ -106,17 +106,44 @@ def _cell(value: object, floatfmt: str) -> str:
     return str(value)
 
 
+FONT_CACHE_KIND = "report-fonts"  # the folder of the user's cache holding the subsets
+SUBSET_LAYOUT_FEATURES = ("*",)  # every OpenType layout feature of the font kept
+
+
 def font_face_css(text: str) -> str:
     """An ``@font-face`` with the bundled CJK font cut down to the characters of ``text``.
 
     Embedding the subset (about 100 kB) makes the Chinese text render on machines without a
-    CJK font, and keeps the report one file that fetches nothing.
+    CJK font, and keeps the report one file that fetches nothing. Cutting the 16 MB font
+    takes about a second, so the rule is kept in the user's cache folder
+    (:mod:`pipeline.runtime.usercache`), keyed by the font file (path, size, modification
+    time), the fontTools version, the subsetting options and the characters.
     """
+    font = cjk_font_path()
+    characters = "".join(sorted(set(text)))
+    stat = font.stat()
+    key = (
+        str(font.resolve()), str(stat.st_size), str(stat.st_mtime_ns),
+        f"fonttools {version_of('fonttools')}", f"layout_features {SUBSET_LAYOUT_FEATURES}",
+        characters,
+    )  # fmt: skip
+    return cached_text(FONT_CACHE_KIND, key, lambda: subset_font_css(font, characters))
+
+
+def subset_font_css(font_path: Path, characters: str) -> str:
+    """The ``@font-face`` rule embedding ``font_path`` cut down to ``characters``.
+
+    The font's own timestamp is kept (not the time of cutting), so the same characters
+    give the same bytes.
+    """
+    from fontTools import subset  # about 0.25 s to import: only when cutting
+    from fontTools.ttLib import TTFont
+
     options = subset.Options()
-    options.layout_features = ["*"]
-    font = TTFont(str(cjk_font_path()), lazy=True)
+    options.layout_features = list(SUBSET_LAYOUT_FEATURES)
+    font = TTFont(str(font_path), lazy=True, recalcTimestamp=False)
     subsetter = subset.Subsetter(options)
-    subsetter.populate(text="".join(sorted(set(text))))
+    subsetter.populate(text=characters)
     subsetter.subset(font)
     buffer = io.BytesIO()
     font.save(buffer)
