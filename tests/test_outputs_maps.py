@@ -10,6 +10,7 @@ from pathlib import Path
 import matplotlib as mpl
 import numpy as np
 import pandas as pd
+import PIL.Image
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -73,6 +74,30 @@ def test_default_png_is_300_dpi_and_svg_has_no_font_dependency(
     image = mpl.image.imread(png)
     assert image.shape[1] == round(width_in * render.PNG_DPI)
     assert "<text" not in svg.read_text(encoding="utf-8")
+
+
+def test_png_is_lossless_records_its_dpi_and_the_report_copy_is_1200_px_wide(
+    tmp_path: Path,
+) -> None:
+    rgb = np.random.default_rng(0).integers(0, 256, size=(37, 53, 3), dtype=np.uint8)
+    path = tmp_path / "pixels.png"
+    with path.open("wb") as file:
+        render.write_png(file, rgb, 300)
+    with PIL.Image.open(path) as image:
+        assert image.mode == "RGB" and image.info["dpi"] == pytest.approx((300, 300), abs=0.01)
+        assert np.array_equal(np.asarray(image), rgb)
+    figure = Figure(figsize=(8.0, 5.0))
+    figure.text(0.5, 0.5, "碳汇", color="#2a9d8f", fontsize=40)
+    with mpl.rc_context(cjk_rc()):
+        report_png = render.save_png_and_report_image(figure, tmp_path / "figure.png", dpi=150)
+    with (
+        PIL.Image.open(tmp_path / "figure.png") as full,
+        PIL.Image.open(io.BytesIO(report_png)) as small,
+    ):
+        assert full.size == (1200, 750) and small.size == (render.REPORT_IMAGE_PX, 750)
+        # 8 in at 150 dpi is 1200 px already: the report's copy is the same pixels
+        assert np.array_equal(np.asarray(full), np.asarray(small))
+        assert (np.asarray(full) != 255).any()  # something was drawn
 
 
 def test_svg_text_as_text_keeps_the_labels_editable(demo_tables: Study, tmp_path: Path) -> None:

@@ -226,6 +226,9 @@ def frame_map(ax: Axes, frame: gpd.GeoDataFrame, pad_share: float = 0.015) -> No
     ax.set_ylim(south - pad, north + pad)
     ax.set_aspect("equal")
     ax.set_axis_off()
+    # Hidden as well as off: placing the title then skips laying out ticks nobody sees.
+    ax.xaxis.set_visible(False)
+    ax.yaxis.set_visible(False)
 
 
 def finish_map(ax: Axes, frame: gpd.GeoDataFrame, title: str, language: str) -> Axes:

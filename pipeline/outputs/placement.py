@@ -16,14 +16,16 @@ from a set or dict):
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from matplotlib import patheffects
 from matplotlib.axes import Axes
 from matplotlib.backend_bases import RendererBase
-from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 from matplotlib.transforms import Bbox, Transform
@@ -58,6 +60,17 @@ def renderer_of(figure: Figure) -> RendererBase:
     return canvas.get_renderer()
 
 
+@functools.cache
+def measuring_renderer(dpi: float) -> RendererAgg:
+    """One Agg renderer per dpi for measuring labels, shared by every figure of the process.
+
+    Text is measured as by the figure's own renderer (the same fonts at the same dpi), but
+    matplotlib keeps its text metrics per renderer: shared, a unit's name measured on one map
+    is known on the next.
+    """
+    return RendererAgg(1, 1, dpi)
+
+
 def place_labels(
     ax: Axes,
     requests: Iterable[LabelRequest],
@@ -65,36 +78,57 @@ def place_labels(
     obstacles: Sequence[Bbox] = (),
     min_inside_share: float = 0.0,
 ) -> list[Text]:
-    """Draw the labels of ``requests`` that can be placed (see the module rule); return them."""
-    renderer = renderer_of(ax.figure)
+    """Draw the labels of ``requests`` that can be placed (see the module rule); return them.
+
+    Each variant is measured on one probe text (moved and re-worded); only the variant placed
+    becomes a label.
+    """
+    renderer = measuring_renderer(ax.figure.dpi)
     ax.apply_aspect()
     frame = ax.get_window_extent(renderer)
     to_data = ax.transData.inverted()
-    placed: list[Bbox] = list(obstacles)
+    placed = np.array([_extents(box) for box in obstacles]).reshape(-1, 4)
     drawn: list[Text] = []
-    for request in sorted(requests, key=lambda r: (-r.priority, r.key)):
-        for (text, size), (dx, dy) in itertools.product(request.variants, request.offsets_pt):
-            ha = "left" if dx > 0 else "right" if dx < 0 else "center"
-            va = "bottom" if dy > 0 else "top" if dy < 0 else "center"
-            artist = ax.annotate(text, (request.x, request.y), xytext=(dx, dy),
-                                 textcoords="offset points", ha=ha, va=va, fontsize=size,
-                                 path_effects=HALO, linespacing=1.1, gid=LABEL_GID,
-                                 zorder=6, annotation_clip=False)  # fmt: skip
-            bbox = artist.get_window_extent(renderer).padded(PAD_PX)
-            share = min_inside_share if request.shape is not None else 0.0
-            if _fits(bbox, frame, placed) and _inside_share(bbox, request.shape, to_data) >= share:
-                placed.append(bbox)
-                drawn.append(artist)
-                break
-            artist.remove()
+    style = {"textcoords": "offset points", "linespacing": 1.1, "annotation_clip": False}
+    probe = ax.annotate("", (0.0, 0.0), xytext=(0.0, 0.0), **style)
+    try:
+        for request in sorted(requests, key=lambda r: (-r.priority, r.key)):
+            candidates = itertools.product(request.variants, request.offsets_pt)
+            for (text, size), (dx, dy) in candidates:
+                ha = "left" if dx > 0 else "right" if dx < 0 else "center"
+                va = "bottom" if dy > 0 else "top" if dy < 0 else "center"
+                probe.xy, probe.xyann = (request.x, request.y), (dx, dy)
+                probe.update({"text": text, "fontsize": size, "ha": ha, "va": va})
+                bbox = probe.get_window_extent(renderer).padded(PAD_PX)
+                share = min_inside_share if request.shape is not None else 0.0
+                if _fits(bbox, frame, placed) and (
+                    _inside_share(bbox, request.shape, to_data) >= share
+                ):
+                    placed = np.vstack([placed, _extents(bbox)])
+                    drawn.append(ax.annotate(text, (request.x, request.y), xytext=(dx, dy),
+                                             ha=ha, va=va, fontsize=size, path_effects=HALO,
+                                             gid=LABEL_GID, zorder=6, **style))  # fmt: skip
+                    break
+    finally:
+        probe.remove()
     return drawn
 
 
-def _fits(bbox: Bbox, frame: Bbox, placed: Sequence[Bbox]) -> bool:
+def _extents(bbox: Bbox) -> tuple[float, float, float, float]:
+    """``(x0, y0, x1, y1)`` of ``bbox``, corners ordered."""
+    (x0, y0), (x1, y1) = np.sort(bbox.get_points(), axis=0)
+    return x0, y0, x1, y1
+
+
+def _fits(bbox: Bbox, frame: Bbox, placed: np.ndarray) -> bool:
+    """``bbox`` lies inside ``frame`` and overlaps none of the ``placed`` extents (rows
+    ``x0, y0, x1, y1``; touching counts as overlapping, as in :meth:`Bbox.overlaps`)."""
     inside = frame.x0 <= bbox.x0 and bbox.x1 <= frame.x1 and frame.y0 <= bbox.y0
     if not (inside and bbox.y1 <= frame.y1):
         return False
-    return not any(bbox.overlaps(other) for other in placed)
+    x0, y0, x1, y1 = _extents(bbox)
+    overlaps = (placed[:, 0] <= x1) & (x0 <= placed[:, 2]) & (placed[:, 1] <= y1)
+    return not np.any(overlaps & (y0 <= placed[:, 3]))
 
 
 def _inside_share(bbox: Bbox, shape: BaseGeometry | None, to_data: Transform) -> float:
@@ -114,13 +148,13 @@ def keep_clear(ax: Axes, texts: Sequence[Text], priorities: Sequence[float]) -> 
     renderer = renderer_of(ax.figure)
     frame = ax.get_window_extent(renderer)
     order = sorted(range(len(texts)), key=lambda i: (-priorities[i], texts[i].get_text()))
-    kept_boxes: list[Bbox] = []
+    kept_boxes = np.empty((0, 4))
     kept: list[Text] = []
     for index in order:
         text = texts[index]
         bbox = text.get_window_extent(renderer).padded(PAD_PX)
         if _fits(bbox, frame, kept_boxes):
-            kept_boxes.append(bbox)
+            kept_boxes = np.vstack([kept_boxes, _extents(bbox)])
             kept.append(text)
         else:
             text.remove()

@@ -17,7 +17,7 @@ import signal
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import geopandas as gpd
 import matplotlib as mpl
@@ -45,7 +45,8 @@ from pipeline.study.settings import Study
 
 PNG_DPI = 300
 REPORT_DPI = 110
-PNG_COMPRESS_LEVEL = 3  # zlib level of the PNGs: 6 (PIL's default) is ~1.4 x slower, 10 % smaller
+PNG_COMPRESS_LEVEL = 3  # zlib level of the PNGs: 6 is ~1.4 x slower and 10 % smaller
+METRES_PER_INCH = 0.0254
 MAX_MAP_WORKERS = 4  # processes drawing figures (one per core up to this)
 MIN_PARALLEL_JOBS = 4  # fewer figures are drawn in the run's own process
 # Width of the PNG embedded in the report (px): at least the width it is shown at (about
@@ -346,17 +347,35 @@ def save_png_and_report_image(figure: Figure, path: Path | None, dpi: int = PNG_
     figure.set_dpi(dpi)
     try:
         canvas.draw()
-        image = Image.fromarray(np.asarray(canvas.buffer_rgba())).convert("RGB")
+        image = Image.fromarray(np.asarray(canvas.buffer_rgba())).convert("RGB")  # opaque
     finally:
         figure.set_dpi(original_dpi)
     if path is not None:
-        image.save(path, format="png", dpi=(dpi, dpi), compress_level=PNG_COMPRESS_LEVEL)
+        with path.open("wb") as file:
+            write_png(file, np.asarray(image), dpi)
     width = max(1, round(figure.get_figwidth() * report_dpi(figure)))
     height = max(1, round(image.height * width / image.width))
     small = image.resize((width, height), Image.Resampling.BOX)
     buffer = io.BytesIO()
-    small.save(buffer, format="png", compress_level=PNG_COMPRESS_LEVEL)
+    write_png(buffer, np.asarray(small))
     return buffer.getvalue()
+
+
+def write_png(file: BinaryIO, rgb: np.ndarray, dpi: float | None = None) -> None:
+    """``rgb`` (rows × columns × 3 bytes) to ``file`` as a lossless PNG, ``dpi`` recorded.
+
+    Rows are written unfiltered (PNG filter type 0): on flat-coloured maps and charts that is
+    both faster and smaller than choosing a filter per row, as Pillow does (a 300 dpi map of
+    2467 × 2340 px: 33 ms and 378 kB against 100 ms and 430 kB).
+    """
+    import png  # pypng
+
+    height, width = rgb.shape[:2]
+    pixels_per_metre = None if dpi is None else round(dpi / METRES_PER_INCH)
+    writer = png.Writer(width, height, greyscale=False, compression=PNG_COMPRESS_LEVEL,
+                        x_pixels_per_unit=pixels_per_metre, y_pixels_per_unit=pixels_per_metre,
+                        unit_is_meter=dpi is not None)  # fmt: skip
+    writer.write(file, rgb.reshape(height, width * 3))
 
 
 def map_workers(jobs: int) -> int:
