@@ -184,3 +184,23 @@ def test_natural_breaks_of_more_distinct_values_than_classes_use_mapclassify() -
     fitted = classification._classifier(y, "NaturalBreaks", 3)
     assert not isinstance(fitted, classification.DistinctValueClasses)
     assert list(fitted.bins) == [3.0, 11.0, 30.0]
+
+
+def test_the_same_classes_are_found_once_and_columns_limit_them() -> None:
+    """The GeoPackage's styles (balance only) and the maps (every indicator) share classes."""
+    frame = two_year_balance(
+        [43.32e6, 3.0e6, 2.9e6, 1.0e6, 0.9e6], [27.04e6, 3.1e6, 2.8e6, 1.1e6, 0.8e6]
+    )
+    classification._indicator_classes.cache_clear()
+    only = classification.study_classes(
+        frame, MapSettings(), ZoningSettings(), columns={"balance_t"}
+    )
+    assert list(only) == ["balance_t"]
+    assert classification._indicator_classes.cache_info().misses == 1
+    every = classification.study_classes(frame, MapSettings(), ZoningSettings())
+    assert list(every) == ["balance_t", "eec", "sec"]
+    assert every["balance_t"] is only["balance_t"]
+    assert classification._indicator_classes.cache_info().misses == 3
+    classification._indicator_classes.cache_clear()
+    again = classification.study_classes(frame, MapSettings(), ZoningSettings())
+    assert again == every and again["balance_t"] is not only["balance_t"]  # found anew: equal

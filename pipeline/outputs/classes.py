@@ -20,6 +20,7 @@ is empty. mapclassify is imported only when a data-driven scheme is actually nee
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import importlib.machinery
 import importlib.util
@@ -27,7 +28,7 @@ import itertools
 import math
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 
@@ -385,7 +386,10 @@ class SharedClasses:
 
 
 def study_classes(
-    balance: pd.DataFrame, maps: MapSettings, zoning: ZoningSettings
+    balance: pd.DataFrame,
+    maps: MapSettings,
+    zoning: ZoningSettings,
+    columns: Collection[str] | None = None,
 ) -> dict[str, SharedClasses]:
     """Per mapped indicator (keyed by column, e.g. ``"balance_t"``), classes for all years.
 
@@ -395,11 +399,14 @@ def study_classes(
     ``zoning.eec_breaks``/``sec_breaks``, else from ``maps.classification`` with at most
     ``maps.classes`` classes. Breaks outside the values' range are dropped (no empty class).
     Use :meth:`SharedClasses.column_edges` for bounds in the column's unit (QGIS styles).
+    ``columns`` limits the indicators to those columns (default: every mapped column).
     """
     zoning_breaks = {"eec": zoning.eec_breaks, "sec": zoning.sec_breaks}
     shared = {}
     for indicator in INDICATORS:
         if indicator.column not in balance.columns:
+            continue
+        if columns is not None and indicator.column not in columns:
             continue
         given = maps.breaks.get(indicator.stem)
         source = "breaks" if given is not None else maps.classification
@@ -426,9 +433,25 @@ def indicator_classes(
 
     With ``breaks`` those inner breaks are used (those outside the values' range dropped);
     otherwise ``scheme`` finds at most ``k`` classes and each break is the roundest number
-    between the largest value of one class and the smallest of the next.
+    between the largest value of one class and the smallest of the next. The same arguments
+    give the same classes, found once per process (the GeoPackage's styles and the maps
+    share them).
     """
-    y = np.asarray(shown, dtype=float)
+    values = np.ascontiguousarray(shown, dtype=float)
+    given = None if breaks is None else tuple(float(b) for b in breaks)
+    return _indicator_classes(values.tobytes(), indicator, scheme, k, given, source)
+
+
+@functools.lru_cache(maxsize=128)
+def _indicator_classes(
+    shown: bytes,
+    indicator: Indicator,
+    scheme: str,
+    k: int,
+    breaks: tuple[float, ...] | None,
+    source: str | None,
+) -> SharedClasses:
+    y = np.frombuffer(shown, dtype=float)
     y = y[np.isfinite(y)]
     if len(y) == 0:
         y = np.zeros(1)

@@ -197,7 +197,8 @@ def graduated_rules(
 
     The bounds are in t CO2 (the field's unit); the labels in 万t CO2, as on the maps.
     """
-    shared = classification.study_classes(balance, maps, zoning)[GRADUATED_FIELD]
+    shared = classification.study_classes(balance, maps, zoning, columns={GRADUATED_FIELD})
+    shared = shared[GRADUATED_FIELD]
     unit = balance_indicator().unit("zh")
     return [
         StyleRule(f"{label} {unit}", colour, lower=lower, upper=upper)
