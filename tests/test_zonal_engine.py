@@ -568,3 +568,44 @@ def test_centre_spans_strip_by_strip_burn_what_gdal_burns(corners, rows_per_stri
         for _unit, row, first, end in _centre_spans(1, edges, 0, 20, row_start, rows):
             mask[row_start + row, first:end] += 1
     np.testing.assert_array_equal(mask, burnt)
+
+
+@pytest.mark.parametrize("mode", ["centre", "exact"])
+def test_strips_read_while_the_kernels_load_count_as_after(
+    tmp_path, landuse_raster, irregular_units, mode
+) -> None:
+    """A fresh interpreter: the kernels load in the background (slowed here so that the
+    strips are surely read ahead); areas and transitions equal a second pass's, whose
+    kernels are loaded before any strip is read."""
+    import subprocess
+    import sys
+
+    units_path = tmp_path / "units.gpkg"
+    irregular_units(9, PIXELS).to_file(units_path)
+    years = {2015: landuse_raster(PIXELS, "a.tif", seed=1), 2020: landuse_raster(PIXELS, "b.tif")}
+    script = f"""
+import time, geopandas as gpd
+from pipeline.zonal import counting, schedulers, tabulate
+schedulers.STRIP_TARGET_PIXELS = 2000  # 30 strips of 8 rows
+load = counting._load
+counting._load = lambda: (time.sleep(0.5), load())
+held = []
+read_ahead = schedulers._read_ahead
+def spy(*args):
+    strips, reading = read_ahead(*args)
+    held.append(len(strips) + len(reading))
+    return strips, reading
+schedulers._read_ahead = spy
+units = gpd.read_file({str(units_path)!r})
+rasters = {{2015: {str(years[2015])!r}, 2020: {str(years[2020])!r}}}
+first = tabulate(units, rasters, mode={mode!r}, progress=False)
+second = tabulate(units, rasters, mode={mode!r}, progress=False)
+print(held, first.areas.equals(second.areas), first.transitions.equals(second.transitions),
+      len(first.transitions) > 0)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    held, *same = done.stdout.strip().rsplit(" ", 3)
+    assert same == ["True", "True", "True"]
+    first_pass, second_pass = json.loads(held)
+    assert first_pass >= 2 and second_pass == 0  # strips read ahead only while loading

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import math
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import rasterio
@@ -37,54 +39,85 @@ def count_rows(
 
     Only the columns spanned by units meeting these rows are read (whole file blocks).
     """
-    load_kernels()
-    counts = empty_counts(job)
-    boxes = job.pixel_boxes
-    inside = np.flatnonzero((boxes[:, 1] < row_stop) & (boxes[:, 3] > row_start))
-    if len(inside) == 0:
-        return counts
-    window = _window_of(job, inside, row_start, row_stop)
     owned = datasets is None
     if owned:
         datasets = open_layers(job)
     try:
-        spans = _unit_spans(job, window, inside) if job.mode == "centre" else None
-        row_area = job.row_area_m2[row_start:row_stop]
-        paired = {year for pair in job.pairs for year in pair}
-        read: dict[int, tuple[np.ndarray, int, bool]] = {}
-        for layer in job.layers:
-            data, nodata_code, has_nodata = _read_codes(datasets[layer.source], window, layer)
-            if layer.year in paired:  # its areas are counted with its first pair
-                read[layer.year] = (data, nodata_code, has_nodata)
-                continue
-            c = counts[layer.year]
-            if spans is not None:
-                found = _count_codes(
-                    spans, data, int(window.col_off), nodata_code, has_nodata, row_area, c,
-                    job.track_area,
-                )  # fmt: skip
-            else:
-                found = _count_exact_strip(job, window, inside, data, nodata_code, has_nodata, c)
-            if found[0] <= found[1]:
-                c.out_of_range = [int(found[0]), int(found[1])]
-        counted: set[int] = set()
-        for year_from, year_to in job.pairs:
-            earlier, later = counts[year_from], counts[year_to]
-            areas = (year_from not in counted, year_to not in counted)
-            counted |= {year_from, year_to}
-            chunk, found = _count_pair(
-                job, window, inside, spans, (read[year_from], read[year_to]),
-                (earlier, later), areas,
-            )  # fmt: skip
-            earlier.transitions.setdefault(year_to, []).append(chunk)
-            for c, low, high in ((earlier, found[0], found[1]), (later, found[2], found[3])):
-                if low <= high:
-                    c.out_of_range = merge_range(c.out_of_range, [int(low), int(high)])
-        return counts
+        strip = read_rows(job, row_start, row_stop, datasets)
     finally:
         if owned:
             for dataset in datasets.values():
                 dataset.close()
+    load_kernels()
+    return count_strip(job, strip)
+
+
+@dataclass(frozen=True)
+class ReadStrip:
+    """The codes of every year over one strip's window, read and not yet counted."""
+
+    row_start: int
+    row_stop: int
+    inside: np.ndarray  # indices of the units meeting these rows
+    window: Window | None  # None: no unit meets these rows, nothing read
+    codes: dict[int, tuple[np.ndarray, int, bool]]  # year -> codes, nodata code, has nodata
+
+    @property
+    def nbytes(self) -> int:
+        return sum(data.nbytes for data, _code, _has in self.codes.values())
+
+
+def read_rows(
+    job: GridJob, row_start: int, row_stop: int, datasets: Mapping[str, rasterio.DatasetReader]
+) -> ReadStrip:
+    """Read the codes of rows ``[row_start, row_stop)`` of every year (GDAL, no kernels):
+    only the block-aligned columns spanned by the units meeting these rows."""
+    boxes = job.pixel_boxes
+    inside = np.flatnonzero((boxes[:, 1] < row_stop) & (boxes[:, 3] > row_start))
+    if len(inside) == 0:
+        return ReadStrip(row_start, row_stop, inside, None, {})
+    window = _window_of(job, inside, row_start, row_stop)
+    codes = {layer.year: _read_codes(datasets[layer.source], window, layer) for layer in job.layers}
+    return ReadStrip(row_start, row_stop, inside, window, codes)
+
+
+def count_strip(job: GridJob, strip: ReadStrip) -> dict[int, Counts]:
+    """Burn the units over a read strip and count every year's codes under them."""
+    counts = empty_counts(job)
+    window, inside = strip.window, strip.inside
+    if window is None:
+        return counts
+    spans = _unit_spans(job, window, inside) if job.mode == "centre" else None
+    row_area = job.row_area_m2[strip.row_start : strip.row_stop]
+    paired = {year for pair in job.pairs for year in pair}
+    for layer in job.layers:
+        if layer.year in paired:  # its areas are counted with its first pair
+            continue
+        data, nodata_code, has_nodata = strip.codes[layer.year]
+        c = counts[layer.year]
+        if spans is not None:
+            found = _count_codes(
+                spans, data, int(window.col_off), nodata_code, has_nodata, row_area, c,
+                job.track_area,
+            )  # fmt: skip
+        else:
+            found = _count_exact_strip(job, window, inside, data, nodata_code, has_nodata, c)
+        if found[0] <= found[1]:
+            c.out_of_range = [int(found[0]), int(found[1])]
+    counted: set[int] = set()
+    for year_from, year_to in job.pairs:
+        earlier, later = counts[year_from], counts[year_to]
+        areas = (year_from not in counted, year_to not in counted)
+        counted |= {year_from, year_to}
+        chunk, found = _count_pair(
+            job, window, inside, spans, (strip.codes[year_from], strip.codes[year_to]),
+            (earlier, later), areas,
+        )  # fmt: skip
+        earlier.transitions.setdefault(year_to, []).append(chunk)
+        for c, low, high in ((earlier, found[0], found[1]), (later, found[2], found[3])):
+            if low <= high:
+                c.out_of_range = merge_range(c.out_of_range, [int(low), int(high)])
+    return counts
 
 
 def _count_codes(
@@ -101,46 +134,105 @@ def _count_codes(
     )  # fmt: skip
 
 
-_kernels_lock = threading.Lock()
-_kernels_loaded = False
+_kernels_loaded = threading.Event()
+_loading_lock = threading.Lock()  # one load at a time
+_loader_lock = threading.Lock()  # guards _loader
+_loader: threading.Thread | None = None
+
+
+def kernels_loaded() -> bool:
+    """Whether the numba kernels are loaded in this process."""
+    return _kernels_loaded.is_set()
+
+
+def start_loading_kernels() -> None:
+    """Load the numba kernels in a background thread (once per process); return at once.
+
+    Loading is Python holding the GIL (numba initialising its CPU target, ~0.15 s of CPU on
+    the first kernel of a process); started before the units are prepared and the strips
+    read, which release the GIL (GEOS, PROJ, GDAL), it runs on another core meanwhile.
+    :func:`load_kernels` waits for it.
+    """
+    global _loader
+    with _loader_lock:
+        if _kernels_loaded.is_set() or _loader is not None:
+            return
+        _loader = threading.Thread(target=_load_quietly, name="load-numba-kernels")
+        _loader.start()
 
 
 def load_kernels() -> None:
-    """Load the numba kernels from numba's on-disk cache, once per process.
+    """Load the numba kernels from numba's on-disk cache, once per process (waiting for the
+    background load if one was started); see :func:`_load`."""
+    if _kernels_loaded.is_set():
+        return
+    with _loader_lock:
+        loader = _loader
+    if loader is not None:
+        loader.join()
+    _load()  # returns at once when the background load succeeded; else raises its error here
+
+
+def _load_quietly() -> None:
+    """:func:`_load` in the background thread; a failure is raised again by the caller's
+    :func:`load_kernels` (never printed from the thread)."""
+    with contextlib.suppress(Exception):
+        _load()
+
+
+def _load() -> None:
+    """Call a kernel of each kind once, with numba's BLAS probe skipped and the cyclic GC paused.
 
     The first kernel call of a process initialises numba's CPU target, which imports all of
-    numba's NumPy support; one module of it (``numba.np.arraymath``) probes for a BLAS by
-    importing ``scipy.linalg`` (a third of the time), although the kernels use no linear
-    algebra. Called from the main thread (``run_grid`` does, before any strip thread),
-    ``scipy.linalg`` is hidden during that one call unless it is already imported, so the
-    probe fails fast (numba then uses its own loop for ``np.convolve``/``np.correlate``
-    inner products, which nothing here calls); it imports normally afterwards. The cyclic
-    garbage collector is paused meanwhile: numba creates some 10⁵ objects while loading,
-    which would trigger full collections over everything a run has imported.
+    numba's NumPy support; one module of it (``numba.np.arraymath``) probes for a BLAS at
+    import by importing ``scipy.linalg`` (a third of the time), although the kernels use no
+    linear algebra. The probe is made to fail fast during this one call unless
+    ``scipy.linalg`` is already imported (numba then uses its own loop for
+    ``np.convolve``/``np.correlate`` inner products, which nothing here calls);
+    ``scipy.linalg`` itself imports normally at any time. The cyclic garbage collector is
+    paused meanwhile: numba creates some 10⁵ objects while loading, which would trigger full
+    collections over everything a run has imported.
     """
-    global _kernels_loaded
-    if _kernels_loaded:
-        return
-    with _kernels_lock:
-        if _kernels_loaded:
+    with _loading_lock:
+        if _kernels_loaded.is_set():
             return
-        hide_scipy = (
-            threading.current_thread() is threading.main_thread()
-            and "scipy.linalg" not in sys.modules
-        )
         collecting = gc.isenabled()
         gc.disable()
-        if hide_scipy:
-            sys.modules["scipy.linalg"] = None  # type: ignore[assignment]  # import fails
         try:
-            square = np.array([[0.0, 0.0, 1.0, 0.0], [1.0, 0.0, 1.0, 1.0], [1.0, 1.0, 0.0, 0.0]])
-            _centre_spans(1, square, 0, 1, 0, 1)
+            with _blas_probe_skipped():
+                square = np.array(
+                    [[0.0, 0.0, 1.0, 0.0], [1.0, 0.0, 1.0, 1.0], [1.0, 1.0, 0.0, 0.0]]
+                )
+                spans = _centre_spans(1, square, 0, 1, 0, 1)
+                codes = np.zeros((1, 1), np.uint8)
+                _count_span_bytes(spans, codes, 0, 0, False, np.zeros((2, CODE_BINS + 1)))
         finally:
-            if hide_scipy and sys.modules.get("scipy.linalg", 0) is None:
-                del sys.modules["scipy.linalg"]
             if collecting:
                 gc.enable()
-        _kernels_loaded = True
+        _kernels_loaded.set()
+
+
+@contextlib.contextmanager
+def _blas_probe_skipped() -> Iterator[None]:
+    """numba's import-time BLAS probe (``numba.np.arraymath._check_blas``) fails at once."""
+    if "scipy.linalg" in sys.modules or "numba.np.arraymath" in sys.modules:
+        yield  # the probe is cheap, or done already
+        return
+    import numba.np.linalg as linalg
+
+    probe = linalg.ensure_blas
+
+    def no_blas() -> None:
+        raise ImportError("BLAS probe skipped while loading the counting kernels")
+
+    linalg.ensure_blas = no_blas
+    try:
+        yield
+    finally:
+        linalg.ensure_blas = probe
+        arraymath = sys.modules.get("numba.np.arraymath")
+        if arraymath is not None and getattr(arraymath, "ensure_blas", None) is no_blas:
+            arraymath.ensure_blas = probe
 
 
 def _window_of(job: GridJob, inside: np.ndarray, row_start: int, row_stop: int) -> Window:

@@ -35,6 +35,7 @@ from pipeline.errors import InputError
 from pipeline.inputs.rasters import RasterInfo, read_info
 from pipeline.model.constants import SQUARE_M_PER_HA
 from pipeline.study.settings import scheduler_problem
+from pipeline.zonal.counting import start_loading_kernels
 from pipeline.zonal.geometry import prepare_job
 from pipeline.zonal.jobs import (
     AREA_COLUMNS,
@@ -97,6 +98,8 @@ def tabulate(
         ``transitions=True`` with the two years of a pair on different grids.
     """
     _check_arguments(units, rasters, mode, scheduler)
+    if scheduler in ("single", "threads"):  # the strips are counted in this process
+        start_loading_kernels()  # meanwhile: headers, preparation, first reads
     infos = {int(year): read_info(path) for year, path in rasters.items()}
     show_progress = sys.stderr.isatty() if progress is None else progress
     groups = group_by_grid(infos)

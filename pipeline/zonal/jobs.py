@@ -21,6 +21,9 @@ AUTO_EXACT_BOUNDARY_SHARE = 0.01
 STRIP_TARGET_PIXELS = 4_000_000
 """Pixels per strip (rounded to whole file blocks); bounds memory per worker."""
 
+READ_AHEAD_BYTES = 32_000_000
+"""Codes read ahead while the numba kernels load (first pass of a process); bounds memory."""
+
 DASK_STRIPS_PER_TASK = 8
 """Strips per Dask task: fewer, larger tasks cut scheduling and file-opening overhead."""
 

@@ -3,26 +3,36 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import tempfile
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import replace
 from itertools import islice
 
 import rasterio
 
 from pipeline.errors import InputError
-from pipeline.zonal.counting import count_rows, load_kernels, open_layers
+from pipeline.zonal.counting import (
+    ReadStrip,
+    count_rows,
+    count_strip,
+    kernels_loaded,
+    load_kernels,
+    open_layers,
+    read_rows,
+)
 from pipeline.zonal.jobs import (
     DASK_CONNECT_TIMEOUT_S,
     DASK_STRIPS_PER_TASK,
     GDAL_CACHE_MB,
     MAX_CODE,
     MAX_TRANSITION_BINS,
+    READ_AHEAD_BYTES,
     STRIP_TARGET_PIXELS,
     Counts,
     GridJob,
@@ -49,8 +59,6 @@ def _strips(job: GridJob) -> list[tuple[int, int]]:
 def run_grid(job: GridJob, scheduler: str, show_progress: bool) -> dict[int, Counts]:
     """Count every year of one grid; retried with more bins if codes exceed 255."""
     strips = _strips(job)
-    if scheduler == "single":
-        load_kernels()  # here, in the main thread, before the strip threads start
     while True:
         with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
             runner = _run_single if scheduler == "single" else _run_dask
@@ -94,6 +102,11 @@ def _run_single(
 ) -> dict[int, Counts]:
     """This process, one thread per core; GDAL reads and numba kernels release the GIL.
 
+    While the kernels are still loading (the first pass of a process, see
+    :func:`~pipeline.zonal.counting.start_loading_kernels`), the threads read strips ahead,
+    up to :data:`READ_AHEAD_BYTES` of codes, which are counted once the kernels are there.
+    Partial counts are added in strip order, so sums do not depend on thread timing.
+
     On any exception (Ctrl-C, SIGTERM, an input error in a strip) a stop flag makes the
     queued strips return at once, only the strips being counted finish, and the datasets are
     closed after every thread is done: never under a thread still reading.
@@ -102,28 +115,45 @@ def _run_single(
     opened: list[dict[str, rasterio.DatasetReader]] = []
     stop = threading.Event()
 
-    def work(strip: tuple[int, int]) -> dict[int, Counts] | None:
+    def read(strip: tuple[int, int]) -> ReadStrip | None:
         if stop.is_set():
             return None
         if not hasattr(local, "datasets"):
             local.datasets = open_layers(job)
             opened.append(local.datasets)
-        return count_rows(job, *strip, datasets=local.datasets)
+        return read_rows(job, *strip, datasets=local.datasets)
+
+    def count(strip: ReadStrip | Future | None) -> dict[int, Counts] | None:
+        if isinstance(strip, Future):  # a read submitted earlier: running or done
+            strip = strip.result()
+        if stop.is_set() or strip is None:
+            return None
+        load_kernels()
+        return count_strip(job, strip)
+
+    def work(strip: tuple[int, int]) -> dict[int, Counts] | None:
+        return count(read(strip))
 
     n_threads = max(1, min(os.cpu_count() or 1, len(strips)))
     total = empty_counts(job)
     pool = ThreadPoolExecutor(n_threads)
     try:
+        pending = iter(strips)
+        held, reading = _read_ahead(pool, read, pending, n_threads)
+        tasks = itertools.chain(
+            ((count, held.popleft()) for _ in range(len(held))),
+            ((count, future) for future in reading),
+            ((work, strip) for strip in pending),
+        )
         with Progress(job, len(strips), show_progress) as bar:
             # a few strips in flight, each added and dropped in order: memory holds
             # 2 × threads partial counts, not one per strip (527 of 6 MB nationally)
-            pending = iter(strips)
-            futures = deque(pool.submit(work, strip) for strip in islice(pending, 2 * n_threads))
+            futures = deque(pool.submit(*task) for task in islice(tasks, 2 * n_threads))
             while futures:
                 add_all(total, futures.popleft().result())
                 bar(1)
-                for strip in islice(pending, 1):
-                    futures.append(pool.submit(work, strip))
+                for task in islice(tasks, 1):
+                    futures.append(pool.submit(*task))
     except BaseException:
         stop.set()
         _stop_pool(pool, stop, opened)
@@ -132,6 +162,31 @@ def _run_single(
     if interrupt is not None:  # arrived while the last strips finished
         raise interrupt
     return total
+
+
+def _read_ahead(
+    pool: ThreadPoolExecutor,
+    read: Callable[[tuple[int, int]], ReadStrip | None],
+    pending: Iterator[tuple[int, int]],
+    n_threads: int,
+) -> tuple[deque[ReadStrip], deque[Future]]:
+    """While the kernels load, read strips ahead (up to :data:`READ_AHEAD_BYTES`): the
+    strips read, in order, and the reads still running (to be counted after them)."""
+    held: deque[ReadStrip] = deque()
+    reading: deque[Future] = deque()
+    if kernels_loaded():
+        return held, reading
+    reading.extend(pool.submit(read, strip) for strip in islice(pending, n_threads))
+    held_bytes = 0
+    while reading and not kernels_loaded():
+        strip = reading.popleft().result()
+        if strip is None:
+            break
+        held.append(strip)
+        held_bytes += strip.nbytes
+        if held_bytes + (len(reading) + 1) * strip.nbytes <= READ_AHEAD_BYTES:
+            reading.extend(pool.submit(read, s) for s in islice(pending, 1))
+    return held, reading
 
 
 def _stop_pool(
