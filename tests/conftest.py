@@ -533,17 +533,19 @@ from pipeline.zonal import schedulers
 dask.config.set({"multiprocessing.context": "fork"})  # worker processes keep the patch below
 delay_s, argv = float(sys.argv[1]), sys.argv[2:]
 schedulers.STRIP_TARGET_PIXELS = 1  # one row per strip
-count_rows = schedulers.count_rows
 started = []
 
-def slow(*args, **kwargs):
-    if not started:
-        started.append(True)
-        print("counting", flush=True)
-    time.sleep(delay_s)
-    return count_rows(*args, **kwargs)
+def slowed(count):
+    def slow(*args, **kwargs):
+        if not started:
+            started.append(True)
+            print("counting", flush=True)
+        time.sleep(delay_s)
+        return count(*args, **kwargs)
+    return slow
 
-schedulers.count_rows = slow
+schedulers.count_rows = slowed(schedulers.count_rows)  # a strip of a Dask task
+schedulers.count_strip = slowed(schedulers.count_strip)  # a strip of the thread pool
 sys.argv[1:] = argv
 cli.entry()
 """

@@ -37,18 +37,18 @@ def count_rows(
 ) -> dict[int, Counts]:
     """Count rows ``[row_start, row_stop)`` of every year of a grid (one task).
 
-    Only the columns spanned by units meeting these rows are read (whole file blocks).
+    Only the file blocks holding pixels of the units meeting these rows are read.
     """
+    load_kernels()
     owned = datasets is None
     if owned:
         datasets = open_layers(job)
     try:
-        strip = read_rows(job, row_start, row_stop, datasets)
+        strip = read_rows(job, row_start, row_stop, datasets, runs_first=True)
     finally:
         if owned:
             for dataset in datasets.values():
                 dataset.close()
-    load_kernels()
     return count_strip(job, strip)
 
 
@@ -61,6 +61,7 @@ class ReadStrip:
     inside: np.ndarray  # indices of the units meeting these rows
     window: Window | None  # None: no unit meets these rows, nothing read
     codes: dict[int, tuple[np.ndarray, int, bool]]  # year -> codes, nodata code, has nodata
+    spans: np.ndarray | None = None  # centre mode: the units' runs, when burnt before reading
 
     @property
     def nbytes(self) -> int:
@@ -68,17 +69,51 @@ class ReadStrip:
 
 
 def read_rows(
-    job: GridJob, row_start: int, row_stop: int, datasets: Mapping[str, rasterio.DatasetReader]
+    job: GridJob,
+    row_start: int,
+    row_stop: int,
+    datasets: Mapping[str, rasterio.DatasetReader],
+    *,
+    runs_first: bool = False,
 ) -> ReadStrip:
-    """Read the codes of rows ``[row_start, row_stop)`` of every year (GDAL, no kernels):
-    only the block-aligned columns spanned by the units meeting these rows."""
+    """Read the codes of rows ``[row_start, row_stop)`` of every year.
+
+    The window spans the block-aligned columns of the units meeting these rows. With
+    ``runs_first`` (centre mode, kernels loaded) the units are burnt first and only the
+    file blocks their runs touch are read (GDAL decodes every block a read touches; a
+    province's corners outside every county are never decoded); the other pixels of the
+    window are left unset, as no run covers them. Without, nothing needs the kernels.
+    """
     boxes = job.pixel_boxes
     inside = np.flatnonzero((boxes[:, 1] < row_stop) & (boxes[:, 3] > row_start))
     if len(inside) == 0:
         return ReadStrip(row_start, row_stop, inside, None, {})
     window = _window_of(job, inside, row_start, row_stop)
-    codes = {layer.year: _read_codes(datasets[layer.source], window, layer) for layer in job.layers}
-    return ReadStrip(row_start, row_stop, inside, window, codes)
+    spans, columns = None, None
+    if runs_first and job.mode == "centre":
+        spans = _unit_spans(job, window, inside)
+        columns = _block_columns(job, window, spans)
+    codes = {
+        layer.year: _read_codes(datasets[layer.source], window, layer, columns)
+        for layer in job.layers
+    }
+    return ReadStrip(row_start, row_stop, inside, window, codes, spans)
+
+
+def _block_columns(job: GridJob, window: Window, spans: np.ndarray) -> list[tuple[int, int]]:
+    """Column ranges (of the grid, whole file blocks) holding some run of ``spans``."""
+    block = job.block_width if job.block_width < job.width else 1
+    n_blocks = -(-job.width // block)
+    starts = np.bincount(spans[:, 2] // block, minlength=n_blocks + 1)
+    stops = np.bincount((spans[:, 3] - 1) // block + 1, minlength=n_blocks + 1)
+    touched = np.cumsum(starts - stops)[:n_blocks] > 0
+    edges = np.flatnonzero(np.diff(np.concatenate([[False], touched, [False]]).astype(np.int8)))
+    col_start = int(window.col_off)
+    col_stop = col_start + int(window.width)
+    return [
+        (max(col_start, int(a) * block), min(col_stop, int(b) * block))
+        for a, b in zip(edges[::2], edges[1::2], strict=True)
+    ]
 
 
 def count_strip(job: GridJob, strip: ReadStrip) -> dict[int, Counts]:
@@ -87,7 +122,9 @@ def count_strip(job: GridJob, strip: ReadStrip) -> dict[int, Counts]:
     window, inside = strip.window, strip.inside
     if window is None:
         return counts
-    spans = _unit_spans(job, window, inside) if job.mode == "centre" else None
+    spans = strip.spans
+    if spans is None and job.mode == "centre":
+        spans = _unit_spans(job, window, inside)
     row_area = job.row_area_m2[strip.row_start : strip.row_stop]
     paired = {year for pair in job.pairs for year in pair}
     for layer in job.layers:
@@ -259,10 +296,17 @@ def _unit_spans(job: GridJob, window: Window, inside: np.ndarray) -> np.ndarray:
 
 
 def _read_codes(
-    dataset: rasterio.DatasetReader, window: Window, layer: Layer
+    dataset: rasterio.DatasetReader,
+    window: Window,
+    layer: Layer,
+    columns: list[tuple[int, int]] | None = None,
 ) -> tuple[np.ndarray, int, bool]:
-    """Codes of a window as integers, with the nodata code to skip."""
-    data = dataset.read(1, window=window)
+    """Codes of a window as integers, with the nodata code to skip; with ``columns``, only
+    those column ranges are read (float pixels elsewhere are NaN, other pixels unset)."""
+    if columns is None:
+        data = dataset.read(1, window=window)
+    else:
+        data = _read_columns(dataset, window, columns, layer.is_float)
     nodata = layer.nodata
     if layer.is_float:
         origin = (int(window.row_off), int(window.col_off))
@@ -270,6 +314,23 @@ def _read_codes(
     if nodata is None or not float(nodata).is_integer():
         return data, 0, False
     return data, int(nodata), True
+
+
+def _read_columns(
+    dataset: rasterio.DatasetReader,
+    window: Window,
+    columns: list[tuple[int, int]],
+    is_float: bool,
+) -> np.ndarray:
+    """The window's pixels in ``columns`` (grid column ranges), read straight into place."""
+    shape = (int(window.height), int(window.width))
+    dtype = np.dtype(dataset.dtypes[0])
+    data = np.full(shape, np.nan, dtype) if is_float else np.empty(shape, dtype)
+    col_off, row_off = int(window.col_off), int(window.row_off)
+    for first, stop in columns:
+        piece = Window(first, row_off, stop - first, shape[0])
+        dataset.read(1, window=piece, out=data[:, first - col_off : stop - col_off])
+    return data
 
 
 FLOAT_CODE_LIMIT = 2.0**62

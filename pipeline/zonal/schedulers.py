@@ -132,7 +132,13 @@ def _run_single(
         return count_strip(job, strip)
 
     def work(strip: tuple[int, int]) -> dict[int, Counts] | None:
-        return count(read(strip))
+        if stop.is_set():
+            return None
+        load_kernels()
+        if not hasattr(local, "datasets"):
+            local.datasets = open_layers(job)
+            opened.append(local.datasets)
+        return count_strip(job, read_rows(job, *strip, datasets=local.datasets, runs_first=True))
 
     n_threads = max(1, min(os.cpu_count() or 1, len(strips)))
     total = empty_counts(job)
