@@ -287,3 +287,20 @@ def test_style_colours_are_qgis_rgba() -> None:
     assert geopackage._rgba("#FFFFFF") == "255,255,255,255"
     with pytest.raises(ValueError, match="'red' is not of the form #rrggbb"):
         geopackage._rgba("red")
+
+
+@pytest.mark.parametrize("before", [None, "FULL"])
+def test_sqlite_disk_flushes_are_off_only_while_the_geopackage_is_written(
+    before: str | None,
+) -> None:
+    name = geopackage.SQLITE_SYNCHRONOUS
+    pyogrio.set_gdal_config_options({name: before})
+    try:
+        with geopackage._unsynchronised_sqlite():
+            assert pyogrio.get_gdal_config_option(name) is False  # pyogrio reads "OFF" so
+        assert pyogrio.get_gdal_config_option(name) == before
+        with pytest.raises(RuntimeError, match="boom"), geopackage._unsynchronised_sqlite():
+            raise RuntimeError("boom")
+        assert pyogrio.get_gdal_config_option(name) == before
+    finally:
+        pyogrio.set_gdal_config_options({name: None})

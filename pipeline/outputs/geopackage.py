@@ -18,10 +18,11 @@ Fields are plain numbers and strings only, so every GIS reads them.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,6 +50,7 @@ GRADUATED_FIELD = "balance_t"
 # GeoPackage 1.2: what GDAL 3.6 (QGIS 3.22/3.28 LTR) reads without "may only be partially
 # supported"; newer GDAL writes 1.4 by default. Nothing here needs a newer version.
 GPKG_VERSION = "1.2"
+SQLITE_SYNCHRONOUS = "OGR_SQLITE_SYNCHRONOUS"  # GDAL's setting of SQLite's disk flushes
 QML_VERSION = "3.22.0"
 # QGIS names one label font; where it is not installed Qt falls back to a system font with
 # the glyphs (Microsoft YaHei, PingFang SC, WenQuanYi, ...). The maps use the same font.
@@ -425,6 +427,7 @@ def write_styles(path: Path, styles: Mapping[str, tuple[str, str, str | None]]) 
     which is how QGIS looks their default style up.
     """
     with sqlite3.connect(path) as connection:
+        connection.execute("PRAGMA synchronous = OFF")  # see _unsynchronised_sqlite
         connection.execute(LAYER_STYLES_DDL)
         geometry_columns = dict(
             connection.execute("SELECT table_name, column_name FROM gpkg_geometry_columns")
@@ -469,47 +472,13 @@ def write_geopackage(
     work = path.with_name(path.name + ".gpkg")
     work.unlink(missing_ok=True)
     try:
-        note = "" if not provenance.synthetic else " SYNTHETIC demo data (合成数据)."
-        layer = units_layer(units, zoning)
-        description = f"{study_name}: carbon-balance zoning per unit.{note}"
-        _write_layer(work, layer, "units", description, dataset_metadata(study_name, provenance))
-        zones = zone_rules()
-        styles: dict[str, tuple[str, str, str | None]] = {
-            "units": (
-                "categorized on zone",
-                qml("zone", zones, fields=_fields(layer)),
-                sld("units", "zone", zones),
-            )
-        }
-        rules = graduated_rules(  # the maps' classes, shared by every year
-            balance, maps or MapSettings(), zoning_settings or ZoningSettings()
-        )
-        for name, frame in balance_layers(units, balance).items():
-            _write_layer(work, frame, name, f"{study_name}: carbon balance {name[-4:]}.{note}")
-            styles[name] = (
-                f"graduated on {GRADUATED_FIELD}, classes shared by every year (万t CO2)",
-                qml(GRADUATED_FIELD, rules, fields=_fields(frame)),
-                sld(name, GRADUATED_FIELD, rules),
-            )
-        if uncertainty is not None:
-            basis = (zoning_settings or ZoningSettings()).basis
-            stability = stability_layer(units, uncertainty, basis)
-            _write_layer(work, stability, "zone_stability",
-                         f"{study_name}: modal zone over the coefficient draws.{note}")  # fmt: skip
-            styles["zone_stability"] = (
-                "categorized on modal_zone",
-                qml("modal_zone", zones, fields=_fields(stability)),
-                sld("zone_stability", "modal_zone", zones),
-            )
-        styles |= _write_lisa_layers(work, units, spatial, f"{study_name}: ", note)
-        tables = attribute_tables(balance, landuse_areas, coefficients, uncertainty)
-        tables |= dict(extra_tables or {})
-        tables |= spatial_tables(spatial)
-        for name, (frame, description) in tables.items():
-            _write_layer(work, frame, name, f"{study_name}: {description}.{note}")
-            overrides = COEFFICIENT_ALIASES if name == "coefficients" else None
-            styles[name] = ("field names and precision", table_qml(_fields(frame), overrides), None)
-        write_styles(work, styles)
+        with _unsynchronised_sqlite():
+            _write_work_file(
+                work, study_name=study_name, units=units, balance=balance, zoning=zoning,
+                landuse_areas=landuse_areas, coefficients=coefficients, provenance=provenance,
+                maps=maps, zoning_settings=zoning_settings, uncertainty=uncertainty,
+                extra_tables=extra_tables, spatial=spatial,
+            )  # fmt: skip
         os.replace(work, path)
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, sqlite3.Error) as error:
         # e.g. the disk is full: GDAL and SQLite report it in their own exception types
@@ -519,6 +488,83 @@ def write_geopackage(
         ) from error
     finally:
         work.unlink(missing_ok=True)  # only left behind when writing failed
+
+
+@contextlib.contextmanager
+def _unsynchronised_sqlite() -> Iterator[None]:
+    """GDAL's SQLite without a disk flush (``fsync``) per transaction, for the body.
+
+    Writing the layers one by one, GDAL commits several transactions per layer, each
+    flushed to disk: most of the GeoPackage's time on a busy disk. The file is built
+    under a work name and renamed only when complete, like every other output (none of
+    which is flushed either), so a crash never leaves a half-written GeoPackage in place.
+    """
+    previous = pyogrio.get_gdal_config_option(SQLITE_SYNCHRONOUS)
+    pyogrio.set_gdal_config_options({SQLITE_SYNCHRONOUS: "OFF"})
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options({SQLITE_SYNCHRONOUS: previous})
+
+
+def _write_work_file(
+    work: Path,
+    *,
+    study_name: str,
+    units: gpd.GeoDataFrame,
+    balance: pd.DataFrame,
+    zoning: pd.DataFrame,
+    landuse_areas: pd.DataFrame,
+    coefficients: Coefficients,
+    provenance: Provenance,
+    maps: MapSettings | None,
+    zoning_settings: ZoningSettings | None,
+    uncertainty: pd.DataFrame | None,
+    extra_tables: Mapping[str, tuple[pd.DataFrame, str]] | None,
+    spatial: SpatialResult | None,
+) -> None:
+    """Every layer, table and style of the GeoPackage, written to ``work``."""
+    note = "" if not provenance.synthetic else " SYNTHETIC demo data (合成数据)."
+    layer = units_layer(units, zoning)
+    description = f"{study_name}: carbon-balance zoning per unit.{note}"
+    _write_layer(work, layer, "units", description, dataset_metadata(study_name, provenance))
+    zones = zone_rules()
+    styles: dict[str, tuple[str, str, str | None]] = {
+        "units": (
+            "categorized on zone",
+            qml("zone", zones, fields=_fields(layer)),
+            sld("units", "zone", zones),
+        )
+    }
+    rules = graduated_rules(  # the maps' classes, shared by every year
+        balance, maps or MapSettings(), zoning_settings or ZoningSettings()
+    )
+    for name, frame in balance_layers(units, balance).items():
+        _write_layer(work, frame, name, f"{study_name}: carbon balance {name[-4:]}.{note}")
+        styles[name] = (
+            f"graduated on {GRADUATED_FIELD}, classes shared by every year (万t CO2)",
+            qml(GRADUATED_FIELD, rules, fields=_fields(frame)),
+            sld(name, GRADUATED_FIELD, rules),
+        )
+    if uncertainty is not None:
+        basis = (zoning_settings or ZoningSettings()).basis
+        stability = stability_layer(units, uncertainty, basis)
+        _write_layer(work, stability, "zone_stability",
+                     f"{study_name}: modal zone over the coefficient draws.{note}")  # fmt: skip
+        styles["zone_stability"] = (
+            "categorized on modal_zone",
+            qml("modal_zone", zones, fields=_fields(stability)),
+            sld("zone_stability", "modal_zone", zones),
+        )
+    styles |= _write_lisa_layers(work, units, spatial, f"{study_name}: ", note)
+    tables = attribute_tables(balance, landuse_areas, coefficients, uncertainty)
+    tables |= dict(extra_tables or {})
+    tables |= spatial_tables(spatial)
+    for name, (frame, description) in tables.items():
+        _write_layer(work, frame, name, f"{study_name}: {description}.{note}")
+        overrides = COEFFICIENT_ALIASES if name == "coefficients" else None
+        styles[name] = ("field names and precision", table_qml(_fields(frame), overrides), None)
+    write_styles(work, styles)
 
 
 def stability_layer(
