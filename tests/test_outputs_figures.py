@@ -91,4 +91,4 @@ def test_units_whose_short_names_repeat_keep_their_full_names_and_their_own_rows
     assert sorted(texts) == sorted(
         [f"{name} {year}" for name in ("乐山市市中区", "内江市市中区", "威宁县") for year in YEARS]
     )
-    assert len(ax.patches) == 2 * len(texts)  # energy and respiration, one bar per row
+    assert figures.bar_count(ax) == 2 * len(texts)  # energy and respiration, one bar per row

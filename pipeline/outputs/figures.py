@@ -11,6 +11,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
@@ -169,6 +170,8 @@ MAX_BAR_ROWS = 400  # all rows of a Sichuan-sized study (183 units x 2 years) ar
 SHOWN_BAR_ROWS = 200  # past MAX_BAR_ROWS: this many rows, the top and bottom units
 BAR_ROW_IN = 0.15  # per row when many; tick labels 7 pt
 BAR_MARGINS_IN = {"top": 0.85, "bottom": 1.55, "left": 1.5, "right": 0.3}
+BAR_HEIGHT = 0.72  # of a row
+BAR_GID = "bars"  # the collections of bars, so tests and callers can find them
 BAR_TABLES = {"landuse": "data/processed/landuse_areas.csv",
               "balance": "data/processed/carbon_balance.csv"}  # fmt: skip
 
@@ -234,6 +237,32 @@ def _label_rows(ax: Axes, labels: list[str]) -> np.ndarray:
     return positions
 
 
+def _bar_segments(
+    ax: Axes, rows: np.ndarray, left: np.ndarray, width: np.ndarray, *, label: str,
+    colour: str, edgecolour: str = "none", linewidth: float = 0.0,
+) -> None:  # fmt: skip
+    """One segment of a stacked bar per row: ``width`` from ``left``, 0.72 of a row high.
+
+    One collection per segment, not one patch per bar as ``barh`` makes: charts of a province
+    have thousands of bars. Like ``barh``, the bars' left end sticks to the axis.
+    """
+    half = BAR_HEIGHT / 2.0
+    corners = np.stack([
+        np.column_stack([left, rows - half]), np.column_stack([left + width, rows - half]),
+        np.column_stack([left + width, rows + half]), np.column_stack([left, rows + half]),
+    ], axis=1)  # fmt: skip
+    bars = PolyCollection(corners, facecolors=colour, edgecolors=edgecolour,
+                          linewidths=linewidth, label=label, gid=BAR_GID)  # fmt: skip
+    bars.sticky_edges.x.extend(left.tolist())
+    ax.add_collection(bars, autolim=True)
+    ax.autoscale_view()
+
+
+def bar_count(ax: Axes) -> int:
+    """The bars (segments of stacked bars) drawn on ``ax`` by the bar charts here."""
+    return sum(len(c.get_paths()) for c in ax.collections if c.get_gid() == BAR_GID)
+
+
 def _note_truncated(ax: Axes, language: str, shown: int, total: int, measure: str,
                     table: str) -> None:  # fmt: skip
     if not shown:
@@ -260,10 +289,11 @@ def plot_landuse_bars(
     left = np.zeros(len(shares))
     for land_class in shares.columns:
         name = CLASS_NAMES_ZH[land_class] if language == "zh" else CLASS_NAMES_EN[land_class]
-        ax.barh(labels, shares[land_class], left=left, label=name, height=0.72,
-                color=classification.LAND_CLASS_COLOURS[land_class], edgecolor="white",
-                linewidth=0.5)  # fmt: skip
-        left += shares[land_class].to_numpy()
+        width = shares[land_class].to_numpy(dtype=float)
+        colour = classification.LAND_CLASS_COLOURS[land_class]
+        _bar_segments(ax, labels, left.copy(), width, label=name, colour=colour,
+                      edgecolour="white", linewidth=0.5)  # fmt: skip
+        left += width
     ax.set_xlim(0, 100)
     _finish_bars(ax, TEXT[language]["landuse"], TEXT[language]["share"], 4, len(shares))
     _note_truncated(ax, language, shown, area.size, "by_area", BAR_TABLES["landuse"])
@@ -283,7 +313,7 @@ def plot_emission_bars(
     for column, key, colour in (("emission_energy_t", "energy", "#c44536"),
                                 ("emission_respiration_t", "respiration", "#f4a261")):  # fmt: skip
         shown_t = table[column].to_numpy() * T_PER_10K_T
-        ax.barh(labels, shown_t, left=left, color=colour, label=TEXT[language][key], height=0.72)
+        _bar_segments(ax, labels, left.copy(), shown_t, colour=colour, label=TEXT[language][key])
         left += shown_t
     _finish_bars(ax, TEXT[language]["emission_bars"], TEXT[language]["emission_axis"], 2,
                  len(table))  # fmt: skip
@@ -312,8 +342,8 @@ def plot_sink_bars(
     for land_class in table.columns:
         shown_t = table[land_class].to_numpy() * T_PER_10K_T
         name = CLASS_NAMES_ZH[land_class] if language == "zh" else CLASS_NAMES_EN[land_class]
-        ax.barh(labels, shown_t, left=left, label=name, height=0.72,
-                color=classification.LAND_CLASS_COLOURS[land_class])  # fmt: skip
+        _bar_segments(ax, labels, left.copy(), shown_t, label=name,
+                      colour=classification.LAND_CLASS_COLOURS[land_class])  # fmt: skip
         left += shown_t
     _finish_bars(ax, TEXT[language]["sink_bars"], TEXT[language]["sink_axis"], 3, len(table))
     _note_truncated(ax, language, shown, total.size, "by_sink", BAR_TABLES["balance"])

@@ -15,6 +15,7 @@ import multiprocessing
 import os
 import signal
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -210,7 +211,24 @@ def recorded_counting(study: Study) -> dict[str, dict[str, object]] | None:
     return None
 
 
-FigureJob = Callable[[], Iterable[tuple[str, Figure]]]
+@dataclass(frozen=True)
+class FigureJob:
+    """Draws one or a few figures when called; ``cost`` is its drawing time relative to one
+    unit map (:func:`drawn_jobs` starts the costliest first, so the workers end together)."""
+
+    draw: Callable[[], Iterable[tuple[str, Figure]]]
+    cost: float = 1.0
+
+    def __call__(self) -> Iterable[tuple[str, Figure]]:
+        """``(file stem, figure)`` of every figure of the job."""
+        return self.draw()
+
+
+# Drawing time relative to a unit map (measured on 88 counties, two years): the bar charts
+# grow with their rows (units x years), the LISA figure (six small maps) and a year pair's
+# transition figures (class flows and a map) take about one and a half maps.
+BAR_ROWS_PER_MAP = 60.0
+PANELS_COST = 1.5
 
 
 def figures(study: Study, tables: MapTables) -> Iterator[tuple[str, Figure]]:
@@ -231,31 +249,36 @@ def figure_jobs(study: Study, tables: MapTables) -> list[FigureJob]:
         for stem, zoning in _zonings(tables.zoning):
             title = _titled(study.name, TEXT[language]["zoning"], stem)
             zoning_map = partial(plot_zoning, units, zoning, labels=settings.labels)
-            jobs.append(partial(_drawn, stem, zoning_map, language=language, outlines=outlines,
-                                title=title))  # fmt: skip
+            jobs.append(FigureJob(partial(_drawn, stem, zoning_map, language=language,
+                                          outlines=outlines, title=title)))  # fmt: skip
         if tables.uncertainty is not None:
-            jobs.append(partial(_stability_figures, study, tables.uncertainty, units))
+            jobs.append(FigureJob(partial(_stability_figures, study, tables.uncertainty, units)))
         shared = study_classes(tables.balance, settings, study.zoning)
         for year, rows in tables.balance.groupby("year"):
             for indicator in INDICATORS:
-                jobs.append(partial(
+                jobs.append(FigureJob(partial(
                     _drawn, f"{indicator.stem}_{year}", plot_indicator, units, rows, indicator,
                     classes=shared[indicator.column], language=language, labels=settings.labels,
                     label_values=settings.label_values, outlines=outlines,
                     title=f"{study.name} {year}: {indicator.title(language)}",
-                ))  # fmt: skip
-        jobs.append(partial(_lisa_figures, study, tables, units))
-    jobs.append(partial(_drawn, "eec_sec_scatter", plot_eec_sec, tables.balance, tables.zoning,
-                        study.zoning, language=language, labels=settings.labels))  # fmt: skip
-    jobs.append(partial(_drawn, "landuse_composition", plot_landuse_bars, tables.landuse_areas,
-                        language=language))  # fmt: skip
-    jobs.append(partial(
+                )))  # fmt: skip
+        years = tables.balance["year"].nunique()
+        jobs.append(FigureJob(partial(_lisa_figures, study, tables, units), PANELS_COST * years))
+    jobs.append(FigureJob(partial(_drawn, "eec_sec_scatter", plot_eec_sec, tables.balance,
+                                  tables.zoning, study.zoning, language=language,
+                                  labels=settings.labels)))  # fmt: skip
+    bar_cost = 1.0 + len(tables.balance) / BAR_ROWS_PER_MAP  # one bar per unit and year
+    jobs.append(FigureJob(partial(_drawn, "landuse_composition", plot_landuse_bars,
+                                  tables.landuse_areas, language=language), bar_cost))  # fmt: skip
+    jobs.append(FigureJob(partial(
         _drawn, "emission_sink_bars", emission_sink_figure, tables.balance, tables.landuse_areas,
         study.coefficients.sink_t_per_ha, language, study.coefficients.sink_t_per_ha_by_code,
-    ))  # fmt: skip
+    ), 2.0 * bar_cost))  # fmt: skip
     if tables.transitions is not None:
-        jobs.append(partial(transition_outputs.figures, study.name, tables.transitions,
-                            tables.units, language=language, labels=settings.labels))  # fmt: skip
+        pairs = len(transition_outputs.year_pairs(tables.transitions))
+        jobs.append(FigureJob(partial(transition_outputs.figures, study.name, tables.transitions,
+                                      tables.units, language=language, labels=settings.labels),
+                              PANELS_COST * pairs))  # fmt: skip
     return jobs
 
 
@@ -438,25 +461,33 @@ def _forked_worker_start() -> None:
         threadpool_limits(limits=1, user_api="openmp")
 
 
-def _forked_draw(index: int) -> DrawnFiles:
-    return _FORKED["draw"](_FORKED["jobs"][index])
+def _forked_draw(index: int) -> tuple[int, DrawnFiles]:
+    return index, _FORKED["draw"](_FORKED["jobs"][index])
 
 
 def drawn_jobs(
     jobs: list[FigureJob], draw: Callable[[FigureJob], DrawnFiles]
 ) -> Iterator[DrawnFiles]:
     """``draw(job)`` for every job, in order: in forked worker processes when
-    :func:`map_workers` gives more than one (figures of a study drawn on every core)."""
+    :func:`map_workers` gives more than one (figures of a study drawn on every core), the
+    costliest jobs started first so that no worker is left with a long one at the end."""
     workers = map_workers(len(jobs))
     if workers <= 1:
         for job in jobs:
             yield draw(job)
         return
     _FORKED.update(jobs=jobs, draw=draw)
+    costliest_first = sorted(range(len(jobs)), key=lambda i: -jobs[i].cost)  # stable
+    done: dict[int, DrawnFiles] = {}
+    next_index = 0
     try:
         context = multiprocessing.get_context("fork")
         with context.Pool(workers, initializer=_forked_worker_start) as pool:
-            yield from pool.imap(_forked_draw, range(len(jobs)), chunksize=1)
+            for index, drawn in pool.imap_unordered(_forked_draw, costliest_first, chunksize=1):
+                done[index] = drawn
+                while next_index in done:  # in the jobs' order
+                    yield done.pop(next_index)
+                    next_index += 1
     finally:
         _FORKED.clear()
 
