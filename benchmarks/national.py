@@ -441,10 +441,26 @@ def _cpu(step: dict) -> str:
     return f"{step['cpu_s']:.1f}" if "cpu_s" in step else "—"
 
 
+def _load(step: dict) -> str:
+    """The 1-min load average before a step, as the start of its notes."""
+    return f"load {step['load_1min_before']:.1f} before; " if "load_1min_before" in step else ""
+
+
+def loaded_machine(results: dict) -> bool:
+    """Some step started with more runnable processes than cores (1-min load average)."""
+    steps = [*results["zonal"].values()]
+    steps += [results.get(k) or {} for k in ("reference", "run", "exact_vs_exactextract")]
+    loads = [results["load_before"], results.get("load_after", 0.0)]
+    loads += [s["load_1min_before"] for s in steps if "load_1min_before" in s]
+    return max(loads) > (os.cpu_count() or 1)
+
+
 def markdown(results: dict) -> str:
     inputs = results["inputs"]
     tag = inputs["tag"]
     trial = "" if tag in ("30m", "30m_islands") else " (TRIAL figures)"
+    if loaded_machine(results):
+        trial += " (loaded machine: wall times are load-bound, compare CPU s)"
     lines = [
         f"<!-- national:{tag}:begin -->",
         f"## National run `{tag}`{trial}",
@@ -464,7 +480,7 @@ def markdown(results: dict) -> str:
         r = results["zonal"].get(name)
         if not r:
             continue
-        notes = f"mode {r['mode_used']}; import {r['import_s']:.1f} s"
+        notes = f"{_load(r)}mode {r['mode_used']}; import {r['import_s']:.1f} s"
         if name == "distributed":
             notes += (
                 f"; cluster start {r['cluster_start_s']:.1f} s; worker peaks "
@@ -480,7 +496,7 @@ def markdown(results: dict) -> str:
     if ref:
         lines.append(
             f"| reference count | {ref['wall_s']:.1f} | {ref['seconds']:.1f} | {_cpu(ref)} | "
-            f"{ref['peak_mb']:.0f} | {ref['tree_peak_mb']:.0f} | {ref['method']} |"
+            f"{ref['peak_mb']:.0f} | {ref['tree_peak_mb']:.0f} | {_load(ref)}{ref['method']} |"
         )
     run = results.get("run")
     if run:
@@ -491,7 +507,7 @@ def markdown(results: dict) -> str:
         lines.append(
             f"| `carbon-zoning run --force` (maps) | {wall} | "
             f"{sum(run['timings_s'].values()):.1f} | {_cpu(run)} | — | {peak} | "
-            f"run.json stages (s): {stages}{earlier} |"
+            f"{_load(run)}run.json stages (s): {stages}{earlier} |"
         )
     checks = results.get("checks", {})
     lines += ["", f"Checks: {'**passed**' if checks.get('passed') else '**FAILED**'}."]
