@@ -320,6 +320,15 @@ def read_unit_layer(study: Study) -> boundaries.UnitLayer | None:
     return boundaries.read_study_unit_layer(study.boundaries)
 
 
+def _start_loading_counting_kernels(study: Study) -> None:
+    """Load the zonal kernels in a background thread while the inputs are checksummed for
+    the cache key (hashing releases the GIL); only for schedulers counting in this process."""
+    if study.compute.scheduler in ("single", "threads"):
+        from pipeline.zonal.counting import start_loading_kernels
+
+        start_loading_kernels()
+
+
 def tabulate_areas(
     study: Study,
     units: gpd.GeoDataFrame | None,
@@ -340,6 +349,8 @@ def tabulate_areas(
     assert units is not None  # the study loader requires boundaries with rasters
     scheme = study_scheme(study)
     checks.warn_nodata_is_a_code(study, scheme.classes, nodata_of(study, scheme))
+    if force or not cache.holds_areas(study.output_dir):  # counted, surely: start now
+        _start_loading_counting_kernels(study)  # meanwhile: checksums (GIL released)
     key = cache.areas_key(study)
     cached = None if force else cache.load_entry(study.output_dir, key, note)
     if cached is not None:

@@ -267,3 +267,36 @@ def test_demo_skips_spatial_statistics_with_the_note(
     report = report_html(results.study, map_tables(results), {})
     assert "Spatial autocorrelation 空间自相关" in report
     assert "skipped: 5 units, fewer than the minimum of 10" in report
+
+
+def test_counting_kernels_load_during_the_checksums_only_when_the_areas_are_counted(
+    tmp_path: Path,
+) -> None:
+    """A fresh interpreter: a run reusing cached areas never loads the numba kernels; a
+    forced one starts loading them before the inputs are checksummed for the cache key."""
+    import subprocess
+    import sys
+
+    study = write_study(tmp_path, {2020: "lu_2020.tif"}, HALVES)
+    write_outputs(run_study(study))
+    script = f"""
+from pipeline import api
+from pipeline.zonal import cache, counting
+areas_key = cache.areas_key
+def spy(study):
+    print("loading at checksums:", counting._loader is not None)
+    return areas_key(study)
+cache.areas_key = spy
+reused = api.run_study({str(study)!r})
+print("reused:", reused.inputs.cache_reused, counting.kernels_loaded(), counting._loader)
+forced = api.run_study({str(study)!r}, force=True)
+print("forced:", forced.inputs.cache_reused, counting.kernels_loaded())
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "loading at checksums: False",
+        "reused: True False None",
+        "loading at checksums: True",
+        "forced: False True",
+    ]

@@ -117,6 +117,11 @@ def _refuse_special(path: Path) -> None:
         )
 
 
+def holds_areas(output_dir: Path) -> bool:
+    """Whether the output folder's cache holds any tabulated areas (of any key)."""
+    return any((output_dir / CACHE_FOLDER).glob("landuse_areas_*.csv"))
+
+
 def load_counting(output_dir: Path, key: str) -> Counting | None:
     """The counting record of ``key``, or ``None`` when absent or unreadable."""
     path = output_dir / counting_path(key)
