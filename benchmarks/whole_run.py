@@ -8,7 +8,8 @@
 ``carbon-zoning run --force`` in a fresh process (the land-use areas recomputed every time),
 rounds alternating between the versions (A, B, A, B, …) so a change in the machine's load
 touches both alike. Per run: wall time from start to exit, and the process's peak RSS
-(``os.wait4``). Cases:
+(``os.wait4``). Runs get this process's environment less ``PYTHONDONTWRITEBYTECODE``, so
+both versions use compiled bytecode, as an installation does. Cases:
 
 * ``demo``: the bundled 5-unit Guiyang study (its synthetic rasters, 2015 and 2020), maps on;
 * ``guizhou``: the 88 real counties of 贵州省 (``carbon-zoning boundaries 贵州省``), two
@@ -158,12 +159,21 @@ def study_copy(study: Path, version: str) -> Path:
 # --------------------------------------------------------------------------- runs
 
 
+def run_environment() -> dict[str, str]:
+    """This process's environment, less ``PYTHONDONTWRITEBYTECODE``: with it set (some
+    sandboxes and containers set it) every run of either version compiles the project's
+    modules from source again, which a user's installation does once."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def timed_run(executable: Path, study: Path) -> dict:
     """Wall time (s) and peak RSS (MB) of ``carbon-zoning run --force study``."""
     command = [str(executable), "run", str(study), "--force"]
     load = os.getloadavg()[0]
     start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=run_environment()
+    )
     _, status, usage = os.wait4(process.pid, 0)
     wall_s = time.perf_counter() - start
     error = process.stderr.read().decode("utf-8", "replace") if process.stderr else ""
@@ -222,7 +232,8 @@ def markdown(rows: dict, meta: dict) -> str:
         f"`{meta['command']}` — {meta['when']}, 2 cores, {meta['machine']}, Python "
         f"{meta['python']}; {meta['rounds']} rounds per case and version after one warm-up "
         "run each, alternating (A B, B A, …); each round `carbon-zoning run STUDY --force` in "
-        "a fresh process (land-use areas recomputed); wall time start to exit, medians; peak = "
+        "a fresh process (land-use areas recomputed; bytecode written and reused by both "
+        "versions: `PYTHONDONTWRITEBYTECODE` unset); wall time start to exit, medians; peak = "
         "the largest max RSS of the run's process and the figure workers it forks (`os.wait4`; "
         "workers share the parent's pages copy-on-write, each counted in full). `uptime` before: "
         + meta["uptime_before"]
