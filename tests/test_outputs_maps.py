@@ -86,6 +86,13 @@ def test_png_is_lossless_records_its_dpi_and_the_report_copy_is_1200_px_wide(
     with PIL.Image.open(path) as image:
         assert image.mode == "RGB" and image.info["dpi"] == pytest.approx((300, 300), abs=0.01)
         assert np.array_equal(np.asarray(image), rgb)
+    # the renderer's RGBA buffer (opaque) is written as the same RGB, a block of rows at a time
+    rgba = np.random.default_rng(1).integers(0, 256, size=(300, 7, 4), dtype=np.uint8)
+    rgba[..., 3] = 255
+    buffer = io.BytesIO()
+    render.write_png(buffer, rgba)
+    with PIL.Image.open(buffer) as image:
+        assert image.mode == "RGB" and np.array_equal(np.asarray(image), rgba[..., :3])
     figure = Figure(figsize=(8.0, 5.0))
     figure.text(0.5, 0.5, "碳汇", color="#2a9d8f", fontsize=40)
     with mpl.rc_context(cjk_rc()):

@@ -361,7 +361,11 @@ def report_dpi(figure: Figure) -> float:
 
 def save_png_and_report_image(figure: Figure, path: Path | None, dpi: int = PNG_DPI) -> bytes:
     """Draw ``figure`` once at ``dpi``: write it to ``path`` as PNG (unless ``None``) and
-    return the report's PNG, the same pixels scaled down to :func:`report_dpi` (no redraw)."""
+    return the report's PNG, the same pixels scaled down to :func:`report_dpi` (no redraw).
+
+    The drawn pixels are read in place, a block of rows at a time: a province's bar chart is
+    30 Mpx, and a copy of it more would cost a worker 90 to 120 MB.
+    """
     from PIL import Image
 
     canvas = FigureCanvasAgg(figure)
@@ -370,22 +374,45 @@ def save_png_and_report_image(figure: Figure, path: Path | None, dpi: int = PNG_
     figure.set_dpi(dpi)
     try:
         canvas.draw()
-        image = Image.fromarray(np.asarray(canvas.buffer_rgba())).convert("RGB")  # opaque
+        rgba = np.asarray(canvas.buffer_rgba())  # the renderer's buffer, opaque (white)
+        if path is not None:
+            with path.open("wb") as file:
+                write_png(file, rgba, dpi)
+        width = max(1, round(figure.get_figwidth() * report_dpi(figure)))
+        height = max(1, round(rgba.shape[0] * width / rgba.shape[1]))
+        small = _rgbx(rgba).resize((width, height), Image.Resampling.BOX).convert("RGB")
     finally:
         figure.set_dpi(original_dpi)
-    if path is not None:
-        with path.open("wb") as file:
-            write_png(file, np.asarray(image), dpi)
-    width = max(1, round(figure.get_figwidth() * report_dpi(figure)))
-    height = max(1, round(image.height * width / image.width))
-    small = image.resize((width, height), Image.Resampling.BOX)
     buffer = io.BytesIO()
     write_png(buffer, np.asarray(small))
     return buffer.getvalue()
 
 
-def write_png(file: BinaryIO, rgb: np.ndarray, dpi: float | None = None) -> None:
-    """``rgb`` (rows × columns × 3 bytes) to ``file`` as a lossless PNG, ``dpi`` recorded.
+def _rgbx(rgba: np.ndarray) -> Any:
+    """A Pillow image of ``rgba``'s colours sharing its memory (the alpha byte ignored:
+    resizing RGBA would first copy the image to weigh colours by their alpha)."""
+    from PIL import Image
+
+    height, width = rgba.shape[:2]
+    return Image.frombuffer("RGBX", (width, height), rgba, "raw", "RGBX", 0, 1)
+
+
+def _rgb_rows(pixels: np.ndarray, block_rows: int = 256) -> Iterator[bytes | memoryview]:
+    """The rows of ``pixels`` (RGB or RGBA) as RGB bytes; RGBA converted by blocks of rows."""
+    height, width, channels = pixels.shape
+    row_bytes = width * 3
+    if channels == 3:
+        yield from pixels.reshape(height, row_bytes)
+        return
+    for top in range(0, height, block_rows):
+        block = memoryview(_rgbx(pixels[top : top + block_rows]).convert("RGB").tobytes())
+        for start in range(0, len(block), row_bytes):
+            yield block[start : start + row_bytes]
+
+
+def write_png(file: BinaryIO, pixels: np.ndarray, dpi: float | None = None) -> None:
+    """``pixels`` (rows × columns × 3 or 4 bytes, RGB or opaque RGBA) to ``file`` as a
+    lossless RGB PNG, ``dpi`` recorded.
 
     Rows are written unfiltered (PNG filter type 0): on flat-coloured maps and charts that is
     both faster and smaller than choosing a filter per row, as Pillow does (a 300 dpi map of
@@ -393,12 +420,12 @@ def write_png(file: BinaryIO, rgb: np.ndarray, dpi: float | None = None) -> None
     """
     import png  # pypng
 
-    height, width = rgb.shape[:2]
+    height, width = pixels.shape[:2]
     pixels_per_metre = None if dpi is None else round(dpi / METRES_PER_INCH)
     writer = png.Writer(width, height, greyscale=False, compression=PNG_COMPRESS_LEVEL,
                         x_pixels_per_unit=pixels_per_metre, y_pixels_per_unit=pixels_per_metre,
                         unit_is_meter=dpi is not None)  # fmt: skip
-    writer.write(file, rgb.reshape(height, width * 3))
+    writer.write(file, _rgb_rows(pixels))
 
 
 def map_workers(jobs: int) -> int:
