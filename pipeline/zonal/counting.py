@@ -797,6 +797,19 @@ def _bin(value, nodata, has_nodata, n_bins):
     return value
 
 
+@njit(inline="always", cache=True)
+def _unit_slots(spans, n_units):
+    """Unit -> row of the strip's histograms (-1 for units without a run), in order of
+    first run, and the number of rows: only the units present in ``spans`` get one."""
+    slot = np.full(n_units, -1, np.int64)
+    n_slots = 0
+    for s in range(spans.shape[0]):
+        if slot[spans[s, 0]] < 0:
+            slot[spans[s, 0]] = n_slots
+            n_slots += 1
+    return slot, n_slots
+
+
 @njit(nogil=True, cache=True)
 def _count_spans(
     spans, data, col_start, nodata, has_nodata, row_area_m2, pixels, area_m2, track_area,
@@ -811,12 +824,7 @@ def _count_spans(
     """
     n_bins = pixels.shape[1] - 1
     n_lanes = LANES if n_bins <= CODE_BINS else 1
-    slot = np.full(pixels.shape[0], -1, np.int64)  # unit -> row of the histograms
-    n_slots = 0
-    for s in range(spans.shape[0]):
-        if slot[spans[s, 0]] < 0:
-            slot[spans[s, 0]] = n_slots
-            n_slots += 1
+    slot, n_slots = _unit_slots(spans, pixels.shape[0])
     lanes = np.zeros((n_lanes, n_slots, n_bins + 1), np.int64)
     low = np.iinfo(np.int64).max
     high = np.iinfo(np.int64).min
@@ -854,12 +862,7 @@ def _count_span_bytes(spans, data, col_start, nodata, has_nodata, pixels):
     histograms, four pixels per step); pixels equal to the nodata code are counted in its
     bin and moved to the nodata column at the end.
     """
-    slot = np.full(pixels.shape[0], -1, np.int64)  # unit -> row of the histograms
-    n_slots = 0
-    for s in range(spans.shape[0]):
-        if slot[spans[s, 0]] < 0:
-            slot[spans[s, 0]] = n_slots
-            n_slots += 1
+    slot, n_slots = _unit_slots(spans, pixels.shape[0])
     lanes = np.zeros((n_slots, LANES, CODE_BINS), np.int64)
     for s in range(spans.shape[0]):
         lane = lanes[slot[spans[s, 0]]]
